@@ -1,0 +1,84 @@
+"""The adapter battery: each check returns None when it passes, else a message saying what missed.
+
+Checks take embeddings and reports, not pytest objects, so every gate test is two lines
+and every message can be tested on its own.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from harness.config import EffectSpec
+from harness.diagnostics import explain_no_effect
+from harness.loading import LoadedCandidate
+from harness.metrics import cosine_scores
+
+
+def check_loaded_exactly(candidate: LoadedCandidate) -> str | None:
+    """Every adapter tensor reached the model with equal values; every adapter parameter came from the file."""
+    report = candidate.load_report
+    if report is None or report.exact:
+        return None
+    findings = explain_no_effect(candidate.checkpoint.adapter_config, report, None)
+    causes = "\n".join(f"  - {f}" for f in findings[1:])
+    return (
+        f"{candidate.checkpoint.name}: the adapter did not load exactly.\n{report.describe()}"
+        + (f"\nlikely cause:\n{causes}" if causes else "")
+    )
+
+
+def cosine_distances(reference: np.ndarray, other: np.ndarray) -> np.ndarray:
+    """1 - cosine similarity, row by row."""
+    return 1.0 - cosine_scores(reference, other)
+
+
+def check_changes_embeddings(
+    candidate: LoadedCandidate, base: np.ndarray, adapted: np.ndarray, effect: EffectSpec
+) -> str | None:
+    """The adapter moves the probe embeddings by more than the configured tolerances."""
+    distances = cosine_distances(base, adapted)
+    mean, worst = float(distances.mean()), float(distances.max())
+    if mean > effect.min_mean_cosine_distance and worst > effect.min_max_cosine_distance:
+        return None
+    findings = explain_no_effect(
+        candidate.checkpoint.adapter_config, candidate.load_report, candidate.peft_model
+    )
+    diagnosis = "\n".join(f"  - {f}" for f in findings) or (
+        "  - no known cause found: the adapter loaded exactly and is active, so its trained "
+        "update is too small to matter (check the learning rate and the number of steps)"
+    )
+    return (
+        f"{candidate.checkpoint.name}: the adapter does not change the embeddings: "
+        f"cosine distance to the base over {len(distances)} probe sentences is mean {mean:.3g} "
+        f"(needs > {effect.min_mean_cosine_distance:g}) and max {worst:.3g} "
+        f"(needs > {effect.min_max_cosine_distance:g}).\ndiagnosis:\n{diagnosis}"
+    )
+
+
+def check_same_output(
+    what: str, reference: np.ndarray, other: np.ndarray, atol: float
+) -> str | None:
+    """Two encodings of the same texts agree within `atol` (max absolute difference)."""
+    if reference.shape != other.shape:
+        return f"{what}: shapes differ: {reference.shape} vs {other.shape}"
+    difference = np.abs(reference.astype(np.float64) - other.astype(np.float64))
+    worst = float(difference.max()) if difference.size else 0.0
+    if worst <= atol:
+        return None
+    rows = int((difference.max(axis=1) > atol).sum())
+    return (
+        f"{what}: max |difference| {worst:.3g} exceeds the tolerance {atol:g} "
+        f"(mean {float(difference.mean()):.3g}; {rows} of {len(reference)} probe sentences beyond it)"
+    )
+
+
+def check_baseline_untouched(name: str, before: str, after: str) -> str | None:
+    """The shared baseline's weights fingerprint did not change while candidates loaded."""
+    if before == after:
+        return None
+    return (
+        f"the baseline's weights changed while '{name}' was loaded (fingerprint {before[:12]} -> "
+        f"{after[:12]}): something injected an adapter into the shared base model in place, so "
+        "every later comparison would be against a modified baseline. Load candidates onto a fresh "
+        "copy of the base model."
+    )

@@ -1,0 +1,311 @@
+"""GateConfig: read gate.toml, validate every key, apply command-line overrides."""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import os
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from harness.errors import ConfigError
+from harness.metrics import METRICS, ThresholdPolicy
+
+DEVICE_PATTERN = re.compile(r"^(auto|cpu|cuda|cuda:\d+)$")
+DATASET_ROLES = ("gate", "reference")
+DATASET_FORMATS = ("jsonl", "stsb", "mrpc", "csv")
+
+
+@dataclass(frozen=True)
+class BaselineSpec:
+    """A baseline model: a display name and a hub id or local path."""
+
+    name: str
+    model: str
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """One pair data set and its role: `gate` (targets apply) or `reference` (shown only)."""
+
+    name: str
+    role: str
+    path: Path
+    format: str
+    calibration_path: Path | None = None
+    calibration_split: str | None = None
+    test_split: str | None = None
+    binary_cutoff: float | None = None
+    targets: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def gates(self) -> bool:
+        return self.role == "gate"
+
+
+@dataclass(frozen=True)
+class EffectSpec:
+    """How much an adapter must change the probe sentences' embeddings."""
+
+    probe_path: Path
+    min_mean_cosine_distance: float
+    min_max_cosine_distance: float
+
+
+@dataclass(frozen=True)
+class ComparisonSpec:
+    """How a candidate must beat the first baseline: metrics, margin and bootstrap."""
+
+    metrics: tuple[str, ...]
+    min_delta: float
+    n_resamples: int
+    confidence: float
+    seed: int
+
+
+@dataclass(frozen=True)
+class GateConfig:
+    """Everything a gate run needs to know, validated."""
+
+    source: Path
+    checkpoints_dir: Path
+    device: str
+    batch_size: int
+    report_dir: Path
+    cache_dir: Path
+    baselines: tuple[BaselineSpec, ...]
+    aliases: dict[str, Path]
+    effect: EffectSpec
+    comparison: ComparisonSpec
+    threshold: ThresholdPolicy
+    datasets: tuple[DatasetSpec, ...]
+
+    def replace(self, **changes: Any) -> GateConfig:
+        """A copy with some fields changed (command-line overrides)."""
+        return dataclasses.replace(self, **changes)
+
+
+class _Table:
+    """One TOML table being read: typed lookups, and every unknown key is an error."""
+
+    def __init__(self, source: Path, name: str, data: Any) -> None:
+        if not isinstance(data, dict):
+            raise ConfigError(source, f"[{name}] must be a table", f"write it as [{name}]")
+        self.source, self.name, self.data = source, name, data
+        self.used: set[str] = set()
+
+    def get(self, key: str, kinds: type | tuple[type, ...], default: Any = ...) -> Any:
+        self.used.add(key)
+        if key not in self.data:
+            if default is ...:
+                raise ConfigError(
+                    self.source,
+                    f"[{self.name}] is missing the required key '{key}'",
+                    f"add {key} = ... to [{self.name}]",
+                )
+            return default
+        value = self.data[key]
+        if isinstance(value, bool) and bool not in _as_tuple(kinds):
+            value = str(value)  # a bool is an int to Python; never accept it as a number
+        if not isinstance(value, kinds):
+            wanted = " or ".join(k.__name__ for k in _as_tuple(kinds))
+            raise ConfigError(
+                self.source,
+                f"[{self.name}] {key} = {value!r} must be a {wanted}",
+                f"give {key} a {wanted} value",
+            )
+        return value
+
+    def number(
+        self, key: str, default: Any = ..., *, low: float | None = None, high: float | None = None
+    ) -> float:
+        value = self.get(key, (int, float), default)
+        if value is None:
+            return value
+        if (low is not None and value < low) or (high is not None and value > high):
+            raise ConfigError(
+                self.source,
+                f"[{self.name}] {key} = {value} is outside its range [{low}, {high}]",
+                f"set {key} to a value between {low} and {high}",
+            )
+        return float(value)
+
+    def finish(self) -> None:
+        """Refuse keys nobody read: a typo must not be ignored."""
+        for key in self.data:
+            if key not in self.used:
+                close = difflib.get_close_matches(key, sorted(self.used), n=1)
+                hint = f"did you mean '{close[0]}'?" if close else f"known keys: {sorted(self.used)}"
+                raise ConfigError(
+                    self.source, f"unknown key '{key}' in [{self.name}]", f"{hint} Remove or rename it."
+                )
+
+
+def _as_tuple(kinds: type | tuple[type, ...]) -> tuple[type, ...]:
+    return kinds if isinstance(kinds, tuple) else (kinds,)
+
+
+def datasets_root(config_dir: Path) -> Path:
+    """Where "{datasets}" points: $GATE_DATASETS, else ../shared/datasets beside the project."""
+    env = os.environ.get("GATE_DATASETS")
+    return Path(env) if env else (config_dir.parent / "shared" / "datasets")
+
+
+def _path(config_dir: Path, raw: str) -> Path:
+    expanded = raw.replace("{datasets}", str(datasets_root(config_dir)))
+    path = Path(expanded).expanduser()
+    return path if path.is_absolute() else (config_dir / path)
+
+
+def _targets(source: Path, table: _Table) -> dict[str, float]:
+    targets = {}
+    for metric in list(table.data):
+        if metric not in METRICS:
+            close = difflib.get_close_matches(metric, list(METRICS), n=1)
+            hint = f"did you mean '{close[0]}'? " if close else ""
+            raise ConfigError(
+                source,
+                f"unknown metric '{metric}' in [{table.name}]",
+                f"{hint}known metrics: {', '.join(METRICS)}",
+            )
+        low = -1.0 if metric in ("spearman", "pearson", "mcc") else 0.0
+        targets[metric] = table.number(metric, low=low, high=1.0)
+    return targets
+
+
+def _dataset(source: Path, name: str, data: Any, default_targets: dict[str, float]) -> DatasetSpec:
+    table = _Table(source, f"datasets.{name}", data)
+    config_dir = source.parent
+    role = table.get("role", str)
+    if role not in DATASET_ROLES:
+        raise ConfigError(
+            source,
+            f"[datasets.{name}] role = '{role}' is not one of {DATASET_ROLES}",
+            "use role = \"gate\" (targets apply) or role = \"reference\" (shown, never fails)",
+        )
+    fmt = table.get("format", str)
+    if fmt not in DATASET_FORMATS:
+        raise ConfigError(
+            source,
+            f"[datasets.{name}] format = '{fmt}' is not one of {DATASET_FORMATS}",
+            "pick the format that matches the file",
+        )
+    calibration = table.get("calibration_path", str, None)
+    targets = dict(default_targets)
+    if "targets" in table.data:
+        targets.update(_targets(source, _Table(source, f"datasets.{name}.targets", table.get("targets", dict))))
+    spec = DatasetSpec(
+        name=name,
+        role=role,
+        path=_path(config_dir, table.get("path", str)),
+        format=fmt,
+        calibration_path=_path(config_dir, calibration) if calibration else None,
+        calibration_split=table.get("calibration_split", str, None),
+        test_split=table.get("test_split", str, None),
+        binary_cutoff=table.number("binary_cutoff", None),
+        targets=targets if role == "gate" else {},
+    )
+    table.finish()
+    return spec
+
+
+def load_config(path: str | Path) -> GateConfig:
+    """Read and validate gate.toml; every problem names the file, the key and the fix."""
+    source = Path(path).resolve()
+    if not source.is_file():
+        raise ConfigError(source, "the gate configuration does not exist", "pass --gate-config PATH or create gate.toml")
+    try:
+        raw = tomllib.loads(source.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(source, f"not valid TOML: {exc}", "fix the syntax at the position shown") from exc
+    root = _Table(source, "gate.toml", raw)
+    config_dir = source.parent
+
+    gate = _Table(source, "gate", root.get("gate", dict, {}))
+    device = gate.get("device", str, "auto")
+    check_device(device, source)
+    checkpoints_dir = _path(config_dir, gate.get("checkpoints_dir", str, "models"))
+    batch_size = int(gate.number("batch_size", 64, low=1, high=65536))
+    report_dir = _path(config_dir, gate.get("report_dir", str, "reports"))
+    cache_dir = _path(config_dir, gate.get("cache_dir", str, ".cache/embeddings"))
+    gate.finish()
+
+    baselines = []
+    for index, item in enumerate(root.get("baselines", list)):
+        table = _Table(source, f"baselines[{index}]", item)
+        baselines.append(BaselineSpec(name=table.get("name", str), model=table.get("model", str)))
+        table.finish()
+    if not baselines:
+        raise ConfigError(source, "no baseline is configured", "add a [[baselines]] table with name and model")
+
+    alias_table = _Table(source, "aliases", root.get("aliases", dict, {}))
+    aliases = {hub_id: _path(config_dir, alias_table.get(hub_id, str)) for hub_id in list(alias_table.data)}
+
+    effect_table = _Table(source, "effect", root.get("effect", dict, {}))
+    effect = EffectSpec(
+        probe_path=_path(config_dir, effect_table.get("probe_path", str, "fixtures/probe_sentences.txt")),
+        min_mean_cosine_distance=effect_table.number("min_mean_cosine_distance", 1e-4, low=0, high=2),
+        min_max_cosine_distance=effect_table.number("min_max_cosine_distance", 1e-3, low=0, high=2),
+    )
+    effect_table.finish()
+
+    comp = _Table(source, "comparison", root.get("comparison", dict, {}))
+    metrics = tuple(comp.get("metrics", list, ["spearman", "roc_auc"]))
+    for metric in metrics:
+        if metric not in METRICS:
+            raise ConfigError(
+                source,
+                f"[comparison] metrics names an unknown metric '{metric}'",
+                f"known metrics: {', '.join(METRICS)}",
+            )
+    comparison = ComparisonSpec(
+        metrics=metrics,
+        min_delta=comp.number("min_delta", 0.0, low=-1.0, high=1.0),
+        n_resamples=int(comp.number("n_resamples", 1000, low=1, high=1_000_000)),
+        confidence=comp.number("confidence", 0.95, low=0.5, high=0.9999),
+        seed=int(comp.number("seed", 0, low=0)),
+    )
+    comp.finish()
+
+    thr = _Table(source, "threshold", root.get("threshold", dict, {}))
+    try:
+        threshold = ThresholdPolicy(
+            kind=thr.get("policy", str, "best_f1"), value=thr.number("value", None, low=-1.0, high=1.0)
+        )
+    except ValueError as exc:
+        raise ConfigError(source, f"[threshold] {exc}", "policy is fixed (with value), best_f1, or target_recall (with value)") from exc
+    thr.finish()
+
+    default_targets = _targets(source, _Table(source, "targets", root.get("targets", dict, {})))
+    dataset_tables = root.get("datasets", dict, {})
+    datasets = tuple(
+        _dataset(source, name, data, default_targets) for name, data in dataset_tables.items()
+    )
+    if not any(spec.gates for spec in datasets):
+        raise ConfigError(source, "no data set has role = \"gate\"", "mark at least one [datasets.NAME] with role = \"gate\"")
+    root.finish()
+
+    return GateConfig(
+        source=source,
+        checkpoints_dir=checkpoints_dir,
+        device=device,
+        batch_size=batch_size,
+        report_dir=report_dir,
+        cache_dir=cache_dir,
+        baselines=tuple(baselines),
+        aliases=aliases,
+        effect=effect,
+        comparison=comparison,
+        threshold=threshold,
+        datasets=datasets,
+    )
+
+
+def check_device(device: str, source: str | Path = "--device") -> str:
+    """Accept auto, cpu, cuda or cuda:N; anything else is an error naming the choices."""
+    if not DEVICE_PATTERN.match(device):
+        raise ConfigError(source, f"device '{device}' is not auto, cpu, cuda or cuda:N", "use one of auto, cpu, cuda, cuda:0, ...")
+    return device

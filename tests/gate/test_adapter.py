@@ -1,0 +1,71 @@
+"""The adapter battery, run per checkpoint: loaded exactly, applied, mergeable, removable.
+
+Each test is two lines; the checks and their messages live in `harness.adapter_checks`.
+"""
+
+import pytest
+import torch
+
+from harness import adapter_checks as checks
+from harness.loading import load_sentence_transformer
+from harness.tolerances import exact_atol, merge_atol
+
+pytestmark = pytest.mark.gpu
+
+
+def passes(message: str | None) -> None:
+    """Fail the gate test with the check's own message (no harness traceback)."""
+    if message:
+        pytest.fail(message, pytrace=False)
+
+
+def dtype_of(candidate) -> torch.dtype:
+    return next(candidate.model.parameters()).dtype
+
+
+@pytest.mark.adapter_only
+def test_adapter_loaded_exactly(candidate):
+    passes(checks.check_loaded_exactly(candidate))
+
+
+@pytest.mark.adapter_only
+def test_adapter_changes_embeddings(candidate, gate_session):
+    probe = gate_session.probe_sentences
+    base = gate_session.encode_base_of(candidate, probe)
+    adapted = gate_session.encode_candidate(candidate, probe, "adapter")
+    passes(checks.check_changes_embeddings(candidate, base, adapted, gate_session.config.effect))
+
+
+@pytest.mark.adapter_only
+def test_merged_equals_unmerged(candidate, gate_session):
+    probe = gate_session.probe_sentences
+    unmerged = gate_session.encode_candidate(candidate, probe, "adapter")
+    merged = gate_session.encode_candidate(candidate, probe, "merged")
+    atol = merge_atol(dtype_of(candidate))
+    passes(checks.check_same_output("merged vs unmerged", unmerged, merged, atol))
+
+
+@pytest.mark.adapter_only
+def test_merged_model_reloads_identically(candidate, gate_session, tmp_path):
+    probe = gate_session.probe_sentences
+    merged = gate_session.encode_candidate(candidate, probe, "merged")
+    candidate.merged().save_pretrained(str(tmp_path))
+    reloaded = load_sentence_transformer(tmp_path, gate_session.device)
+    again = gate_session.embedder.raw_encode(reloaded, probe)
+    atol = exact_atol(dtype_of(candidate))
+    passes(checks.check_same_output("merged, saved and reloaded", merged, again, atol))
+
+
+@pytest.mark.adapter_only
+def test_disabled_adapter_reproduces_base(candidate, gate_session):
+    probe = gate_session.probe_sentences
+    base = gate_session.encode_base_of(candidate, probe)
+    disabled = gate_session.encode_candidate(candidate, probe, "disabled")
+    atol = exact_atol(dtype_of(candidate))
+    passes(checks.check_same_output("adapter disabled vs base", base, disabled, atol))
+
+
+def test_baseline_untouched(candidate, baseline):
+    passes(checks.check_baseline_untouched(
+        candidate.checkpoint.name, baseline.fingerprint, baseline.current_fingerprint()
+    ))
