@@ -197,6 +197,13 @@ def _dataset(source: Path, name: str, data: Any, default_targets: dict[str, floa
     targets = dict(default_targets)
     if "targets" in table.data:
         targets.update(_targets(source, _Table(source, f"datasets.{name}.targets", table.get("targets", dict))))
+    if role == "gate":
+        if "fp_rate" not in targets or len(targets) < 2:
+            raise ConfigError(
+                source,
+                f"the gating data set '{name}' needs an fp_rate target and at least one other target",
+                "set them under [targets] (for every gating set) or [datasets.NAME.targets]",
+            )
     spec = DatasetSpec(
         name=name,
         role=role,

@@ -18,7 +18,8 @@ def key_prefix_mismatch(report: LoadReport) -> str | None:
         return None
     file_key, model_key = report.unexpected[0], report.missing[0]
     common = os.path.commonprefix([file_key[::-1], model_key[::-1]])[::-1]
-    common = common[common.find(".") + 1:] if "." in common else common
+    if not all(key == common or key.endswith("." + common) for key in (file_key, model_key)):
+        common = common[common.find(".") + 1:] if "." in common else common  # whole names only
     if not common:
         return None
     file_prefix = file_key[: len(file_key) - len(common)]

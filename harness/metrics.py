@@ -16,15 +16,7 @@ from typing import Literal
 import numpy as np
 from numpy.typing import ArrayLike
 from scipy import stats
-from sklearn.metrics import (
-    accuracy_score,
-    average_precision_score,
-    confusion_matrix,
-    f1_score,
-    precision_score,
-    recall_score,
-    roc_auc_score,
-)
+from sklearn.metrics import average_precision_score, roc_auc_score
 
 __all__ = [
     "METRICS",
@@ -33,6 +25,7 @@ __all__ = [
     "ThresholdPolicy",
     "best_accuracy_threshold",
     "best_f1_threshold",
+    "confusion_at",
     "correlation_metrics",
     "cosine_scores",
     "fp_rate_at_recall",
@@ -236,8 +229,12 @@ def rates_from_counts(
 def confusion_at(scores: ArrayLike, labels: ArrayLike, threshold: float) -> Confusion:
     """Confusion counts when a pair is predicted positive iff ``score >= threshold``."""
     s, y = _pair(scores, labels)
-    (tn, fp), (fn, tp) = confusion_matrix(y, s >= threshold, labels=[0, 1])
-    return Confusion(tp=int(tp), fp=int(fp), tn=int(tn), fn=int(fn))
+    pred = s >= threshold
+    pos = y == 1
+    tp = int(np.count_nonzero(pred & pos))
+    fp = int(np.count_nonzero(pred & ~pos))
+    fn = int(np.count_nonzero(~pred & pos))
+    return Confusion(tp=tp, fp=fp, tn=s.shape[0] - tp - fp - fn, fn=fn)
 
 
 def threshold_metrics(scores: ArrayLike, labels: ArrayLike, threshold: float) -> dict[str, float]:
@@ -246,23 +243,12 @@ def threshold_metrics(scores: ArrayLike, labels: ArrayLike, threshold: float) ->
     The ``>=`` is the comparison sentence-transformers' BinaryClassificationEvaluator uses.
     Returns accuracy, precision, recall, f1, mcc, fp_rate (FP/(FP+TN)), fn_rate (FN/(FN+TP))
     and the counts tp, fp, tn, fn (as floats). Any 0/0 (e.g. precision with no predicted
-    positives, MCC with a constant prediction) is defined as 0.0, as sklearn does with
-    ``zero_division=0.0``.
+    positives, MCC with a constant prediction) is defined as 0.0, as sklearn's metrics do with
+    ``zero_division=0.0`` (its ``matthews_corrcoef`` also gives 0.0). Computed from the counts
+    (the tests check every value against sklearn's functions).
     """
-    s, y = _pair(scores, labels)
-    pred = (s >= threshold).astype(np.int64)
-    c = confusion_at(s, y, threshold)
-    rates = rates_from_counts(c.tp, c.fp, c.tn, c.fn)
-    out = {
-        "accuracy": float(accuracy_score(y, pred)),
-        "precision": float(precision_score(y, pred, zero_division=0.0)),
-        "recall": float(recall_score(y, pred, zero_division=0.0)),
-        "f1": float(f1_score(y, pred, zero_division=0.0)),
-        # From the counts: sklearn's matthews_corrcoef warns on one-class input; same value.
-        "mcc": float(rates["mcc"]),
-        "fp_rate": float(rates["fp_rate"]),
-        "fn_rate": float(rates["fn_rate"]),
-    }
+    c = confusion_at(scores, labels, threshold)
+    out = {key: float(value) for key, value in rates_from_counts(c.tp, c.fp, c.tn, c.fn).items()}
     out.update(tp=float(c.tp), fp=float(c.fp), tn=float(c.tn), fn=float(c.fn))
     return out
 

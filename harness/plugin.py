@@ -6,6 +6,7 @@ import argparse
 import gc
 import os
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 os.environ["HF_HUB_OFFLINE"] = "1"  # no code path of the gate may reach a model hub
@@ -17,7 +18,10 @@ from harness.checkpoints import Checkpoint  # noqa: E402
 from harness.config import check_device, load_config  # noqa: E402
 from harness.errors import GateInputError  # noqa: E402
 from harness.loading import LoadedCandidate, load_candidate  # noqa: E402
+from harness.report import write_report  # noqa: E402
+from harness.results import build_results  # noqa: E402
 from harness.session import CheckOutcome, GateSession, LoadedBaseline  # noqa: E402
+from harness.summary import render_summary  # noqa: E402
 
 GATE = pytest.StashKey[GateSession]()
 CHECK = pytest.StashKey[tuple[str, str]]()  # (checkpoint name, check name) of a gate item
@@ -92,6 +96,9 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "checkpoint" not in metafunc.fixturenames:
         return
     session = gate(metafunc.config)
+    if "gate_dataset" in metafunc.fixturenames:
+        names = [spec.name for spec in session.config.datasets if spec.gates]
+        metafunc.parametrize("gate_dataset", names, ids=names)
     try:
         checkpoints = session.checkpoints
     except GateInputError as exc:
@@ -111,6 +118,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             kept.append(item)
             continue
         check = getattr(item, "originalname", item.name).removeprefix("test_")
+        if "gate_dataset" in callspec.params:
+            check = f"{check}[{callspec.params['gate_dataset']}]"
         if item.get_closest_marker(ADAPTER_ONLY) and not checkpoint.is_adapter:
             gate(config).not_applicable.append(
                 (check, checkpoint.name, f"{checkpoint.kind.replace('_', ' ')} has no adapter")
@@ -155,21 +164,26 @@ class GateRecorder:
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
-        """Fail closed: a skipped or errored gate test makes the run fail."""
+        """Write the report folder; fail closed if a gate test was skipped or errored."""
         gate_session = _started_gate(self.config)
         if gate_session is None or not gate_session.outcomes:
             return
         if gate_session.unsound() and session.exitstatus == pytest.ExitCode.OK:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        finished = datetime.now(UTC)
+        gate_session.results = build_results(gate_session, started=gate_session.started, finished=finished)
+        gate_session.report_path = write_report(
+            gate_session.results, gate_session.arrays(), gate_session.config.report_dir, when=finished
+        )
 
     def pytest_terminal_summary(self, terminalreporter) -> None:  # type: ignore[no-untyped-def]
         gate_session = _started_gate(self.config)
         if gate_session is None or not gate_session.outcomes:
             return
-        from harness.summary import render_summary
-
+        if gate_session.results is None:
+            return
         terminalreporter.write_sep("=", "release gate")
-        terminalreporter.write_line(render_summary(gate_session))
+        terminalreporter.write_line(render_summary(gate_session.results, str(gate_session.report_path)))
 
 
 def _started_gate(config: pytest.Config) -> GateSession | None:
@@ -203,6 +217,25 @@ def baseline(gate_session: GateSession) -> LoadedBaseline:
         return gate_session.baseline(0)
     except GateInputError as exc:
         pytest.fail(str(exc), pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def candidate_evaluations(candidate: LoadedCandidate, gate_session: GateSession) -> dict:
+    """The candidate on every readable data set (gating and reference), evaluated once."""
+    try:
+        return gate_session.evaluate_candidate(candidate)
+    except GateInputError as exc:
+        pytest.fail(str(exc), pytrace=False)
+
+
+@pytest.fixture
+def evaluation(candidate_evaluations: dict, gate_dataset: str, gate_session: GateSession):
+    """The candidate's evaluation on one gating data set; an unreadable gating set fails here."""
+    try:
+        gate_session.dataset(gate_dataset)
+    except GateInputError as exc:
+        pytest.fail(f"gating data set '{gate_dataset}' cannot be used:\n{exc}", pytrace=False)
+    return candidate_evaluations[gate_dataset]
 
 
 @pytest.fixture(scope="session")

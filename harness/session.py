@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
 
@@ -10,10 +11,12 @@ import numpy as np
 from sentence_transformers import SentenceTransformer
 
 from harness.checkpoints import Checkpoint, checkpoints_from_paths, discover_checkpoints, resolve_base
-from harness.config import BaselineSpec, GateConfig
+from harness.config import BaselineSpec, DatasetSpec, GateConfig
 from harness.encoding import Embedder
-from harness.errors import ConfigError
+from harness.errors import ConfigError, GateInputError
+from harness.evaluation import Evaluation, LoadedDataset, compare_with, evaluate, load_dataset
 from harness.fingerprints import weights_fingerprint
+from harness.metrics import cosine_scores
 from harness.loading import LoadedCandidate, load_sentence_transformer, resolve_device
 
 
@@ -55,6 +58,11 @@ class GateSession:
     not_applicable: list[tuple[str, str, str]] = field(default_factory=list)  # check, checkpoint, why
     _baselines: dict[str, LoadedBaseline] = field(default_factory=dict)
     _bases: dict[str, SentenceTransformer] = field(default_factory=dict)
+    evaluations: dict[tuple[str, str], Evaluation] = field(default_factory=dict)  # (model, dataset)
+    probe_distances: dict[str, np.ndarray] = field(default_factory=dict)  # per checkpoint
+    started: datetime = field(default_factory=lambda: datetime.now(UTC))
+    results: dict | None = None  # results.json of the finished run
+    report_path: Path | None = None
 
     @cached_property
     def device(self) -> str:
@@ -90,6 +98,10 @@ class GateSession:
             raise ConfigError(path, "needs at least 2 probe sentences", "add one sentence per line")
         return sentences
 
+    def loaded_baselines(self) -> list[LoadedBaseline]:
+        """The baselines this run loaded, in configured order."""
+        return [self._baselines[b.name] for b in self.config.baselines if b.name in self._baselines]
+
     def baseline(self, index: int = 0) -> LoadedBaseline:
         """The index-th configured baseline, loaded on first use and kept for the whole run."""
         spec = self.config.baselines[index]
@@ -105,6 +117,68 @@ class GateSession:
         return self.embedder.encode(
             baseline.model, texts, key=f"baseline/{baseline.spec.name}", cache_id=baseline.fingerprint
         )
+
+    @cached_property
+    def datasets(self) -> dict[str, LoadedDataset | GateInputError]:
+        """Every configured data set, read once; a set that cannot be read holds its error."""
+        loaded: dict[str, LoadedDataset | GateInputError] = {}
+        for spec in self.config.datasets:
+            try:
+                loaded[spec.name] = load_dataset(spec)
+            except GateInputError as exc:
+                loaded[spec.name] = exc
+        return loaded
+
+    def dataset(self, name: str) -> LoadedDataset:
+        """A data set by name; one that could not be read raises its error here."""
+        data = self.datasets[name]
+        if isinstance(data, GateInputError):
+            raise data
+        return data
+
+    def missing_references(self) -> dict[str, str]:
+        """Reference data sets that could not be read: named in the summary, never failing."""
+        return {
+            name: str(data) for name, data in self.datasets.items()
+            if isinstance(data, GateInputError) and not self._spec(name).gates
+        }
+
+    def _spec(self, name: str) -> DatasetSpec:
+        return next(spec for spec in self.config.datasets if spec.name == name)
+
+    def readable_datasets(self) -> list[LoadedDataset]:
+        return [d for d in self.datasets.values() if isinstance(d, LoadedDataset)]
+
+    def baseline_evaluation(self, dataset: LoadedDataset, index: int = 0) -> Evaluation:
+        """A baseline on a data set, computed once per run; later baselines are compared with the first."""
+        name = self.config.baselines[index].name
+        key = (name, dataset.spec.name)
+        if key not in self.evaluations:
+            evaluation = evaluate(
+                name, "baseline", dataset, lambda texts: self.encode_baseline(texts, index),
+                self.config.threshold,
+            )
+            compare_with(evaluation, self.baseline_evaluation(dataset) if index else evaluation,
+                         dataset, self.config.comparison)
+            evaluation.identical_to_baseline = index > 0 and evaluation.identical_to_baseline
+            self.evaluations[key] = evaluation
+        return self.evaluations[key]
+
+    def evaluate_candidate(self, candidate: LoadedCandidate) -> dict[str, Evaluation]:
+        """The candidate (adapter active) on every readable data set, compared with the first baseline."""
+        results = {}
+        for dataset in self.readable_datasets():
+            for index in range(len(self.config.baselines)):
+                self.baseline_evaluation(dataset, index)
+            evaluation = evaluate(
+                candidate.checkpoint.name, "candidate", dataset,
+                lambda texts: self.encode_candidate(candidate, texts, "adapter"),
+                self.config.threshold,
+            )
+            compare_with(evaluation, self.baseline_evaluation(dataset), dataset, self.config.comparison)
+            self.evaluations[(candidate.checkpoint.name, dataset.spec.name)] = evaluation
+            results[dataset.spec.name] = evaluation
+        return results
 
     def base_for(self, candidate: LoadedCandidate) -> tuple[SentenceTransformer, str]:
         """The model an adapter was made for (shared with a baseline on the same folder)."""
@@ -130,6 +204,28 @@ class GateSession:
                 return self.embedder.encode(model, texts, key=key)
         model = candidate.merged() if mode == "merged" else candidate.model
         return self.embedder.encode(model, texts, key=key)
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """Per-pair scores, gold data and probe distances for the report's plots (scores.npz)."""
+        arrays: dict[str, np.ndarray] = {}
+        for (model, dataset), evaluation in sorted(self.evaluations.items()):
+            arrays[f"scores|{model}|{dataset}"] = evaluation.scores
+        for dataset in self.readable_datasets():
+            if dataset.test.labels is not None:
+                arrays[f"labels|{dataset.spec.name}"] = dataset.test.labels
+            if dataset.test.scores is not None:
+                arrays[f"gold|{dataset.spec.name}"] = dataset.test.scores
+        for name, distances in sorted(self.probe_distances.items()):
+            arrays[f"probe_distance|{name}"] = distances
+        return arrays
+
+    def probe_change(self, candidate: LoadedCandidate) -> tuple[np.ndarray, np.ndarray]:
+        """Base and adapter embeddings of the probe sentences; keeps the per-sentence change for plots."""
+        probe = self.probe_sentences
+        base = self.encode_base_of(candidate, probe)
+        adapted = self.encode_candidate(candidate, probe, "adapter")
+        self.probe_distances[candidate.checkpoint.name] = 1.0 - cosine_scores(base, adapted)
+        return base, adapted
 
     def record(self, nodeid: str, outcome: CheckOutcome) -> None:
         """Keep a test's worst phase: a teardown error after a pass is still an error."""

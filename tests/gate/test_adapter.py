@@ -30,9 +30,7 @@ def test_adapter_loaded_exactly(candidate):
 
 @pytest.mark.adapter_only
 def test_adapter_changes_embeddings(candidate, gate_session):
-    probe = gate_session.probe_sentences
-    base = gate_session.encode_base_of(candidate, probe)
-    adapted = gate_session.encode_candidate(candidate, probe, "adapter")
+    base, adapted = gate_session.probe_change(candidate)
     passes(checks.check_changes_embeddings(candidate, base, adapted, gate_session.config.effect))
 
 

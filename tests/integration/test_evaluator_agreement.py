@@ -5,6 +5,8 @@ MRPC test: BinaryClassificationEvaluator (accuracy at its best-accuracy threshol
 precision, recall and MCC at its best-F1 threshold; average precision; both thresholds).
 Each data set's unique texts are encoded once with the real all-MiniLM-L6-v2; the evaluators
 get those same embeddings through their ``embed_inputs`` hook, so only the metrics differ.
+A property test also checks the threshold choice against the evaluator's own static methods
+on tie-heavy random scores, bit for bit.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from harness.metrics import (
     best_accuracy_threshold,
@@ -183,3 +187,28 @@ def test_reference_numbers_are_plausible(
     """Guards against agreeing on garbage (e.g. both sides fed zero vectors)."""
     assert 0.75 < stsb_results[0]["spearman"] < 0.95
     assert 0.70 < mrpc_results[0]["accuracy"] < 0.95
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(0, 12), st.integers(0, 1)), min_size=1, max_size=40),
+    st.sampled_from([np.float32, np.float64]),
+)
+def test_thresholds_match_evaluator_static_methods(rows: list[tuple[int, int]], dtype) -> None:
+    from sentence_transformers.sentence_transformer.evaluation import (
+        BinaryClassificationEvaluator as Evaluator,
+    )
+
+    scores = (np.array([r[0] for r in rows]) / 12).astype(dtype)
+    labels = np.array([r[1] for r in rows])
+    acc, acc_t = Evaluator.find_best_acc_and_threshold(scores, labels, True)
+    f1, precision, recall, f1_t = Evaluator.find_best_f1_and_threshold(scores, labels, True)
+    assert best_accuracy_threshold(scores, labels) == float(acc_t)
+    assert best_f1_threshold(scores, labels) == float(f1_t)
+    assert threshold_metrics(scores, labels, float(acc_t))["accuracy"] == pytest.approx(
+        acc, abs=1e-12
+    )
+    at_f1 = threshold_metrics(scores, labels, float(f1_t))
+    assert at_f1["f1"] == pytest.approx(f1, abs=1e-12)
+    assert at_f1["precision"] == pytest.approx(precision, abs=1e-12)
+    assert at_f1["recall"] == pytest.approx(recall, abs=1e-12)

@@ -1,0 +1,118 @@
+"""Leaderboards from results.json: one ranked table per data set, as text or Markdown."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+MAX_REASON = 300
+COLUMNS = (("spearman", "Spearman"), ("roc_auc", "ROC-AUC"), ("f1", "F1"), ("fp_rate", "FP rate"))
+
+
+def primary_metric(results: dict[str, Any], dataset: str) -> str | None:
+    """The metric a data set is ranked by: the first comparison metric it defines."""
+    defined = {m for e in results["evaluations"] if e["dataset"] == dataset for m in e["metrics"]}
+    for metric in [*results["config"]["comparison"]["metrics"], "roc_auc", "spearman"]:
+        if metric in defined:
+            return metric
+    return None
+
+
+def _fmt(value: float | None, digits: int = 4) -> str:
+    return "-" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.{digits}f}"
+
+
+def _delta(row: dict[str, Any] | None) -> str:
+    if not row or "delta" not in row:
+        return "-"
+    low, high = row["delta_ci"]
+    return f"{row['delta']:+.4f} [{low:+.4f}, {high:+.4f}]"
+
+
+def leaderboard_rows(results: dict[str, Any], dataset: str) -> list[dict[str, Any]]:
+    """Candidates and baselines on one data set, best first by its primary metric."""
+    metric = primary_metric(results, dataset)
+    verdicts = {c["name"]: c["verdict"] for c in results["checkpoints"]}
+    evaluations = [e for e in results["evaluations"] if e["dataset"] == dataset]
+    sign = -1.0 if metric == "fp_rate" else 1.0
+
+    def key(e: dict[str, Any]) -> tuple[float, str]:
+        value = e["metrics"].get(metric, {}).get("value") if metric else None
+        return (-sign * value if value is not None else math.inf, e["model"])
+
+    rows = []
+    for rank, e in enumerate(sorted(evaluations, key=key), start=1):
+        rows.append({
+            "rank": rank,
+            "model": e["model"] + (" (baseline)" if e["role"] == "baseline" else ""),
+            **{name: e["metrics"].get(name, {}).get("value") for name, _ in COLUMNS},
+            "delta": "-" if e["compared_with"] == e["model"] else _delta(e["metrics"].get(metric)),
+            "throughput": e.get("throughput"),
+            "verdict": verdicts.get(e["model"], "baseline" if e["role"] == "baseline" else ""),
+        })
+    return rows
+
+
+def _table(results: dict[str, Any], dataset: str) -> tuple[list[str], list[list[str]]]:
+    metric = primary_metric(results, dataset) or "-"
+    header = ["#", "model", *(label for _, label in COLUMNS), f"{metric} vs baseline [95% CI]"]
+    rows = leaderboard_rows(results, dataset)
+    with_throughput = any(r["throughput"] for r in rows)
+    if with_throughput:
+        header.append("sent/s")
+    body = []
+    for r in rows:
+        cells = [str(r["rank"]), r["model"], *(_fmt(r[name]) for name, _ in COLUMNS), r["delta"]]
+        if with_throughput:
+            cells.append(_fmt(r["throughput"], 0))
+        body.append(cells)
+    return header, body
+
+
+def _role(results: dict[str, Any], dataset: str) -> str:
+    role = next((d["role"] for d in results["datasets"] if d["name"] == dataset), "")
+    return "gating" if role == "gate" else "reference, never fails"
+
+
+def datasets_in(results: dict[str, Any]) -> list[str]:
+    return list(dict.fromkeys(e["dataset"] for e in results["evaluations"]))
+
+
+def render_text(results: dict[str, Any]) -> str:
+    """Fixed-width tables for the terminal (no colour)."""
+    blocks = []
+    for dataset in datasets_in(results):
+        header, body = _table(results, dataset)
+        widths = [max(len(row[i]) for row in [header, *body]) for i in range(len(header))]
+        lines = [f"{dataset} ({_role(results, dataset)})"]
+        for row in [header, *body]:
+            lines.append("  ".join(cell.ljust(w) if i == 1 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths, strict=True))).rstrip())
+        blocks.append("\n".join(lines))
+    return "\n\n".join(blocks)
+
+
+def render_markdown(results: dict[str, Any]) -> str:
+    """Paste-able Markdown: one table per data set, then the verdicts."""
+    parts = ["# Release gate leaderboard", ""]
+    for dataset in datasets_in(results):
+        header, body = _table(results, dataset)
+        parts += [f"## {dataset} ({_role(results, dataset)})", ""]
+        parts.append("| " + " | ".join(header) + " |")
+        parts.append("|" + "|".join("---" if i == 1 else "---:" for i in range(len(header))) + "|")
+        parts += ["| " + " | ".join(row) + " |" for row in body]
+        parts.append("")
+    parts += ["## Verdicts", ""]
+    for checkpoint in results["checkpoints"]:
+        parts.append(f"- **{checkpoint['verdict']}** `{checkpoint['name']}`" + verdict_reason(checkpoint, ": "))
+    return "\n".join(parts) + "\n"
+
+
+def verdict_reason(checkpoint: dict[str, Any], lead: str = "") -> str:
+    """The first failing check and the first line of its message, or nothing for a pass."""
+    first = checkpoint.get("first_failure")
+    if not first:
+        return ""
+    message = " ".join(line.strip() for line in (first["message"] or first["outcome"]).splitlines())
+    if len(message) > MAX_REASON:
+        message = message[: MAX_REASON - 3] + "..."
+    return f"{lead}{first['check']} {first['outcome']}: {message}"

@@ -1,0 +1,128 @@
+"""results.json: everything a gate run found, as one JSON-ready dict (documented in the README).
+
+Deterministic apart from the `run` block (timestamps, timings): two runs over the same
+inputs give the same document otherwise.
+"""
+
+from __future__ import annotations
+
+import platform
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+import peft
+import scipy
+import sentence_transformers
+import sklearn
+import torch
+import transformers
+
+from harness.fingerprints import directory_fingerprint, file_fingerprint
+from harness.session import GateSession
+
+SCHEMA_VERSION = 1
+
+
+def package_versions() -> dict[str, str]:
+    return {
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "transformers": transformers.__version__,
+        "peft": peft.__version__,
+        "sentence_transformers": sentence_transformers.__version__,
+        "numpy": np.__version__,
+        "scipy": scipy.__version__,
+        "scikit_learn": sklearn.__version__,
+    }
+
+
+def _datasets(session: GateSession) -> list[dict[str, Any]]:
+    rows = []
+    for spec in session.config.datasets:
+        data = session.datasets.get(spec.name)
+        row: dict[str, Any] = {"name": spec.name, "role": spec.role, "path": str(spec.path)}
+        if isinstance(data, Exception) or data is None:
+            row.update(status="unreadable", error=str(data))
+        else:
+            row.update(
+                status="ok",
+                fingerprint=data.test.fingerprint,
+                n_pairs=len(data.test),
+                duplicate_pairs=data.test.duplicate_pairs,
+                calibration_fingerprint=data.calibration.fingerprint if data.calibration else None,
+                n_calibration_pairs=len(data.calibration) if data.calibration else 0,
+                targets=spec.targets,
+            )
+        rows.append(row)
+    return rows
+
+
+def _checkpoints(session: GateSession) -> list[dict[str, Any]]:
+    verdicts = session.verdicts()
+    checks_by_checkpoint: dict[str, list[dict[str, str]]] = {}
+    for outcome in session.outcomes.values():
+        checks_by_checkpoint.setdefault(outcome.checkpoint, []).append(
+            {"check": outcome.check, "outcome": outcome.outcome, "message": outcome.message}
+        )
+    rows = []
+    for checkpoint in session.checkpoints:
+        verdict, first = verdicts.get(checkpoint.name, ("REJECT", None))
+        rows.append({
+            "name": checkpoint.name,
+            "path": str(checkpoint.path),
+            "kind": checkpoint.kind,
+            "saved_by": checkpoint.saved_by,
+            "base_model": checkpoint.base_id,
+            "fingerprint": directory_fingerprint(checkpoint.path),
+            "verdict": verdict if checkpoint.name in verdicts else "NOT GATED",
+            "first_failure": None if first is None else {
+                "check": first.check, "outcome": first.outcome, "message": first.message
+            },
+            "checks": sorted(checks_by_checkpoint.get(checkpoint.name, []), key=lambda c: c["check"]),
+        })
+    return rows
+
+
+def build_results(session: GateSession, *, started: datetime, finished: datetime) -> dict[str, Any]:
+    """The whole run as a JSON-ready dict."""
+    config = session.config
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "run": {
+            "started": started.astimezone(UTC).isoformat(timespec="seconds"),
+            "finished": finished.astimezone(UTC).isoformat(timespec="seconds"),
+            "seconds": round((finished - started).total_seconds(), 1),
+        },
+        "environment": {
+            "device": session.device,
+            "device_note": session.device_note,
+            "dtype": "float32",
+            "versions": package_versions(),
+        },
+        "config": {
+            "path": str(config.source),
+            "fingerprint": file_fingerprint(config.source),
+            "comparison": {
+                "metrics": list(config.comparison.metrics),
+                "min_delta": config.comparison.min_delta,
+                "n_resamples": config.comparison.n_resamples,
+                "confidence": config.comparison.confidence,
+                "seed": config.comparison.seed,
+            },
+            "threshold_policy": config.threshold.describe(),
+        },
+        "baselines": [
+            {"name": b.spec.name, "model": b.spec.model, "path": str(b.path), "weights_fingerprint": b.fingerprint}
+            for b in session.loaded_baselines()
+        ],
+        "datasets": _datasets(session),
+        "checkpoints": _checkpoints(session),
+        "evaluations": [e.to_dict() for _, e in sorted(session.evaluations.items())],
+        "not_applicable": [
+            {"check": check, "checkpoint": name, "reason": why}
+            for check, name, why in session.not_applicable
+        ],
+        "missing_reference_datasets": session.missing_references(),
+        "texts_encoded": dict(sorted(session.embedder.encoded.items())),
+    }

@@ -1,0 +1,161 @@
+"""Fixtures shared by the harness's own tests: built checkpoints and a gate project for pytester."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import tomllib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+GATE_TEST_FILE = REPO / "tests" / "gate" / "test_adapter.py"
+#: the copy's name in a gate project; not test_adapter.py, which the outer run may have
+#: imported under that module name already (rootdir-relative "prepend" imports)
+GATE_TEST_COPY = "test_adapter_battery.py"
+PROBE_SENTENCES = REPO / "fixtures" / "probe_sentences.txt"
+GATE_DATASET = "it_incidents"
+
+PYTEST_INI = """\
+[pytest]
+addopts = --strict-markers
+markers =
+    gpu: the release gate itself
+    benchmark: encode-throughput benchmarks
+    slow: harness tests that load real models
+filterwarnings =
+    ignore:`is_gradient_checkpointing` is deprecated:FutureWarning
+"""
+
+SUMMARY_LINE = re.compile(r"^(PASSED|FAILED|ERROR) \S+::(test_\w+)\[([^\]]+)\]", re.MULTILINE)
+
+
+@pytest.fixture(scope="session")
+def good_adapter_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One trained sentence-transformers-style adapter, built once per run; copy it, never edit it."""
+    from factories import make_adapter
+
+    return make_adapter(tmp_path_factory.mktemp("templates") / "good-adapter")
+
+
+@pytest.fixture
+def good_adapter(good_adapter_template: Path, tmp_path: Path) -> Path:
+    """A private copy of the trained adapter, free to break."""
+    from factories import copy_checkpoint
+
+    return copy_checkpoint(good_adapter_template, tmp_path / "good-adapter")
+
+
+@pytest.fixture(scope="session")
+def embeddings_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One baseline-embedding cache for every gate project of the run (the baseline never changes)."""
+    return tmp_path_factory.mktemp("embeddings-cache")
+
+
+def gate_toml(cache_dir: Path) -> str:
+    """The repository's gate.toml, [datasets] trimmed to the bundled fixture (absolute path),
+    the embedding cache moved to `cache_dir`."""
+    text = (REPO / "gate.toml").read_text(encoding="utf-8")
+    dataset = tomllib.loads(text)["datasets"][GATE_DATASET]
+    kept, in_datasets = [], False
+    for line in text.splitlines():
+        if re.match(r"^\s*\[", line):
+            in_datasets = bool(re.match(r"^\s*\[\s*datasets[.\]]", line))
+        if not in_datasets:
+            kept.append(line)
+    body = re.sub(
+        r'(?m)^cache_dir = "[^"]*"', f'cache_dir = "{cache_dir.as_posix()}"', "\n".join(kept)
+    )
+    table = [f"[datasets.{GATE_DATASET}]"]
+    for key, value in dataset.items():
+        if key == "path":
+            value = (REPO / value).as_posix()
+        table.append(f'{key} = "{value}"' if isinstance(value, str) else f"{key} = {value}")
+    return body + "\n\n" + "\n".join(table) + "\n"
+
+
+@dataclass
+class GateRun:
+    """One in-process gate run: exit code, output, and per-test outcomes and messages."""
+
+    result: pytest.RunResult
+
+    @property
+    def ret(self) -> int:
+        return int(self.result.ret)
+
+    @property
+    def text(self) -> str:
+        return self.result.stdout.str() + "\n" + self.result.stderr.str()
+
+    def outcomes(self, checkpoint: str) -> dict[str, str]:
+        """PASSED / FAILED / ERROR per gate test of one checkpoint, from the short summary."""
+        return {
+            test: outcome
+            for outcome, test, name in SUMMARY_LINE.findall(self.result.stdout.str())
+            if name == checkpoint
+        }
+
+    def section(self, test: str, checkpoint: str) -> str:
+        """What pytest printed under one failed or errored test's header (its message)."""
+        lines = self.result.stdout.lines
+        header = re.compile(
+            rf"^_+ (ERROR at setup of )?{re.escape(test)}\[{re.escape(checkpoint)}\] _+$"
+        )
+        for start, line in enumerate(lines):
+            if header.match(line):
+                end = next(
+                    (i for i in range(start + 1, len(lines))
+                     if re.match(r"^(_{3,} |={3,} )", lines[i])),
+                    len(lines),
+                )
+                return "\n".join(lines[start + 1 : end])
+        raise AssertionError(f"no section for {test}[{checkpoint}] in:\n{self.text}")
+
+    def summary(self) -> str:
+        """The plugin's "release gate" block of the terminal summary."""
+        text = self.result.stdout.str()
+        start = text.find(" release gate ")
+        assert start >= 0, f"no release gate summary in:\n{self.text}"
+        end = text.find("short test summary info", start)
+        return text[start : end if end >= 0 else None]
+
+
+@dataclass
+class GateProject:
+    """A throw-away project that runs the real gate in-process on checkpoints built for a test."""
+
+    pytester: pytest.Pytester
+
+    @property
+    def path(self) -> Path:
+        return self.pytester.path
+
+    def checkpoint_path(self, name: str) -> Path:
+        """Where to build a checkpoint: below the project's checkpoints_dir ("models")."""
+        return self.path / "models" / name
+
+    def run(self, *checkpoints: Path, args: Iterable[str] = ()) -> GateRun:
+        """`pytest -m gpu --checkpoint=...` in the project, passed tests listed in the summary."""
+        return GateRun(self.pytester.runpytest_inprocess(
+            "-m", "gpu", "-p", "no:cacheprovider", "-rfEsp",
+            *(f"--checkpoint={c}" for c in checkpoints), *args,
+        ))
+
+
+@pytest.fixture
+def gate_project(pytester: pytest.Pytester, embeddings_cache: Path) -> GateProject:
+    """pytest.ini, a conftest loading the plugin, a copy of the real test_adapter.py, the probe
+    sentences and a small gate.toml."""
+    pytester.makefile(".ini", pytest=PYTEST_INI)
+    pytester.makeconftest('pytest_plugins = ["harness.plugin"]\n')
+    shutil.copyfile(GATE_TEST_FILE, pytester.path / GATE_TEST_COPY)
+    (pytester.path / "fixtures").mkdir()
+    shutil.copyfile(PROBE_SENTENCES, pytester.path / "fixtures" / PROBE_SENTENCES.name)
+    (pytester.path / "models").mkdir()
+    (pytester.path / "gate.toml").write_text(gate_toml(embeddings_cache), encoding="utf-8")
+    return GateProject(pytester)
+

@@ -1,0 +1,32 @@
+"""The quality battery, per checkpoint and gating data set: beat the baseline, meet targets.
+
+Reference data sets are evaluated and reported beside these, and never fail the gate.
+"""
+
+import pytest
+
+from harness import quality_checks as checks
+
+pytestmark = pytest.mark.gpu
+
+
+def passes(message: str | None) -> None:
+    """Fail the gate test with the check's own message (no harness traceback)."""
+    if message:
+        pytest.fail(message, pytrace=False)
+
+
+def targets_of(gate_session, gate_dataset: str) -> dict[str, float]:
+    return next(s.targets for s in gate_session.config.datasets if s.name == gate_dataset)
+
+
+def test_beats_baseline(checkpoint, evaluation, gate_session):
+    passes(checks.check_beats_baseline(evaluation, gate_session.config.comparison))
+
+
+def test_meets_targets(checkpoint, evaluation, gate_session, gate_dataset):
+    passes(checks.check_targets(evaluation, targets_of(gate_session, gate_dataset)))
+
+
+def test_fp_rate_under_target(checkpoint, evaluation, gate_session, gate_dataset):
+    passes(checks.check_fp_rate(evaluation, targets_of(gate_session, gate_dataset)["fp_rate"]))

@@ -1,0 +1,97 @@
+"""The gate fails closed: a run that could not check something never passes (pytester, in-process)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+import torch
+from factories import make_full_model
+
+SKIPPING_GATE_TEST = """
+import pytest
+
+pytestmark = pytest.mark.gpu
+
+
+def test_runs(candidate):
+    assert candidate.checkpoint.name == "full-model"
+
+
+def test_cannot_check_here(candidate):
+    pytest.skip("this check needs a GPU")
+"""
+
+
+@pytest.fixture
+def no_cuda(monkeypatch):
+    """torch sees no CUDA device, on any machine (this one has none anyway)."""
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 0)
+
+
+def assert_no_skip(run) -> None:
+    assert not re.search(r"\d+ skipped", run.text), "a missing GPU must never be a skip"
+
+
+def test_device_cuda_option_without_gpu_is_an_error(gate_project, no_cuda):
+    checkpoint = gate_project.checkpoint_path("full-model")
+    checkpoint.mkdir()
+    (checkpoint / "modules.json").write_text("[]", encoding="utf-8")  # never loaded
+
+    run = gate_project.run(checkpoint, args=["--device=cuda"])
+
+    assert run.ret == pytest.ExitCode.USAGE_ERROR
+    assert "--device: 'cuda' was asked for but torch sees no CUDA device" in run.text
+    assert "fix: run on a GPU machine, or use --device cpu (or auto)" in run.text
+    assert_no_skip(run)
+
+
+def test_device_cuda_in_gate_toml_without_gpu_is_an_error(gate_project, no_cuda):
+    toml = gate_project.path / "gate.toml"
+    toml.write_text(toml.read_text(encoding="utf-8").replace('device = "auto"', 'device = "cuda"'))
+    checkpoint = gate_project.checkpoint_path("full-model")
+    checkpoint.mkdir()
+    (checkpoint / "modules.json").write_text("[]", encoding="utf-8")
+
+    run = gate_project.run(checkpoint)
+
+    assert run.ret != 0
+    assert "'cuda' was asked for but torch sees no CUDA device" in run.text
+    assert " passed" not in run.text
+    assert_no_skip(run)
+
+
+@pytest.mark.slow
+def test_a_skipped_gate_test_fails_the_run(gate_project):
+    (gate_project.path / "test_skipping_gate.py").write_text(SKIPPING_GATE_TEST, encoding="utf-8")
+    checkpoint = make_full_model(gate_project.checkpoint_path("full-model"))
+
+    run = gate_project.run(checkpoint, args=["test_skipping_gate.py"])
+
+    run.result.assert_outcomes(passed=1, skipped=1)  # alone, pytest would call this a success
+    assert run.ret == pytest.ExitCode.TESTS_FAILED
+    summary = run.summary()
+    assert "REJECT   full-model: cannot_check_here skipped" in summary
+    assert "this check needs a GPU" in summary
+    assert "FAILED CLOSED: 1 gate test(s) were skipped or errored" in summary
+
+
+@pytest.mark.parametrize(
+    ("prepare", "expected"),
+    [
+        ("empty", "the checkpoints directory holds no checkpoint"),
+        ("missing", "the checkpoints directory does not exist"),
+    ],
+)
+def test_no_checkpoint_to_gate_is_an_error(gate_project, prepare, expected):
+    models = gate_project.path / "models"
+    if prepare == "missing":
+        models.rmdir()
+    run = gate_project.run()  # no --checkpoint: gate everything below checkpoints_dir
+
+    assert run.ret != 0
+    assert f"{models}: {expected}" in run.text
+    assert "fix: " in run.text
+    assert " passed" not in run.text
+    assert_no_skip(run)

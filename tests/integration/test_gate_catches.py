@@ -1,0 +1,214 @@
+"""The real gate (a copy of tests/gate/test_adapter.py, run in-process) on built checkpoints.
+
+Each broken checkpoint must make the run fail, in the right test, with the right diagnosis;
+good checkpoints in both save layouts must pass every test; a full model must pass the
+checks that apply to it and list the adapter-only ones as not applicable. One test replays
+the seed's own loading path, the one that shipped three no-op adapters.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from factories import (
+    ADAPTER_WEIGHTS,
+    base_model_path,
+    load_base,
+    make_absent_targets,
+    make_full_model,
+    make_lora_alpha_zero,
+    make_never_trained,
+    make_peft_adapter,
+    make_wrong_prefix,
+)
+from peft import PeftModel
+
+from harness.adapter_checks import check_changes_embeddings, check_loaded_exactly
+from harness.checkpoints import read_checkpoint
+from harness.config import load_config
+from harness.diagnostics import key_prefix_mismatch
+from harness.loading import LoadedCandidate, verify_adapter_load
+
+pytestmark = pytest.mark.slow
+
+REPO = Path(__file__).resolve().parents[2]
+EXAMPLE_ADAPTER = REPO / "models" / "minilm-stsb-lora"
+
+LOADED = "test_adapter_loaded_exactly"
+CHANGES = "test_adapter_changes_embeddings"
+ADAPTER_TESTS = (
+    LOADED,
+    CHANGES,
+    "test_merged_equals_unmerged",
+    "test_merged_model_reloads_identically",
+    "test_disabled_adapter_reproduces_base",
+    "test_baseline_untouched",
+)
+
+
+# ---- broken checkpoints ---------------------------------------------------------------------
+
+
+def test_never_trained_adapter_is_caught(gate_project):
+    checkpoint = make_never_trained(gate_project.checkpoint_path("never-trained"))
+    run = gate_project.run(checkpoint)
+
+    assert run.ret != 0
+    outcomes = run.outcomes("never-trained")
+    assert outcomes[CHANGES] == "FAILED"
+    assert outcomes[LOADED] == "PASSED"  # it did load exactly: the file holds zeros
+    message = run.section(CHANGES, "never-trained")
+    assert "the adapter does not change the embeddings" in message
+    assert "12 of 12 lora_B matrices in the file are all zeros" in message
+    assert "never trained" in message
+    assert "REJECT   never-trained: adapter_changes_embeddings failed" in run.summary()
+
+
+def test_wrong_key_prefix_is_caught(gate_project, good_adapter):
+    checkpoint = make_wrong_prefix(gate_project.checkpoint_path("wrong-prefix"), good=good_adapter)
+    run = gate_project.run(checkpoint)
+
+    assert run.ret != 0
+    outcomes = run.outcomes("wrong-prefix")
+    assert outcomes[LOADED] == "FAILED"
+    assert outcomes[CHANGES] == "FAILED"
+    message = run.section(LOADED, "wrong-prefix")
+    assert "the adapter did not load exactly" in message
+    assert "24 missing (model adapter tensors the file did not provide" in message
+    assert "24 unexpected (file tensors that reached no model parameter)" in message
+    assert "0.model.encoder.layer.0.attention.self.query.lora_A.weight" in message  # a file key
+    assert "Found missing adapter keys" in message  # PEFT's own warning, kept
+    assert "the file's keys carry a prefix '0.model.' that the model's keys lack" in message
+    assert "saved from a wrapper" in message
+    diagnosis = run.section(CHANGES, "wrong-prefix")
+    assert "the adapter does not change the embeddings" in diagnosis
+    assert "prefix '0.model.'" in diagnosis
+
+
+def test_lora_alpha_zero_is_caught(gate_project, good_adapter):
+    checkpoint = make_lora_alpha_zero(gate_project.checkpoint_path("alpha-zero"), good=good_adapter)
+    run = gate_project.run(checkpoint)
+
+    assert run.ret != 0
+    outcomes = run.outcomes("alpha-zero")
+    assert outcomes[CHANGES] == "FAILED"
+    assert outcomes[LOADED] == "PASSED"
+    message = run.section(CHANGES, "alpha-zero")
+    assert "the adapter does not change the embeddings" in message
+    assert "lora_alpha is 0 in adapter_config.json" in message
+    assert "scaling = lora_alpha / r = 0" in message
+
+
+def test_absent_target_modules_are_caught(gate_project, good_adapter):
+    checkpoint = make_absent_targets(gate_project.checkpoint_path("absent-targets"), good=good_adapter)
+    run = gate_project.run(checkpoint)
+
+    assert run.ret != 0
+    outcomes = run.outcomes("absent-targets")
+    assert set(outcomes) == set(ADAPTER_TESTS)
+    assert set(outcomes.values()) == {"ERROR"}  # no test of this checkpoint ran, none passed
+    message = run.section(LOADED, "absent-targets")
+    assert "adapter_config.json: PEFT cannot apply the adapter" in message
+    assert "not found in the base model" in message
+    assert "q_proj" in message and "v_proj" in message
+    assert "check target_modules against the base model's module names" in message
+    assert "FAILED CLOSED" in run.summary()
+
+
+# ---- the seed's loading path ----------------------------------------------------------------
+
+
+def test_seed_loading_path_is_caught(good_adapter):
+    """`PeftModel.from_pretrained(SentenceTransformer(base), adapter_dir)` on a good adapter:
+    PEFT wraps the whole SentenceTransformer, no key matches, every lora_B stays zero."""
+    adapter_file = good_adapter / ADAPTER_WEIGHTS
+    with pytest.warns(UserWarning, match="Found missing adapter keys"):
+        seed_model = PeftModel.from_pretrained(load_base(), str(good_adapter))
+
+    report = verify_adapter_load(seed_model, adapter_file)
+    assert not report.exact
+    assert len(report.missing) == len(report.unexpected) == 24
+    assert report.missing[0] == "0.model.encoder.layer.0.attention.self.query.lora_A.weight"
+    assert report.unexpected[0] == "encoder.layer.0.attention.self.query.lora_A.weight"
+    explanation = key_prefix_mismatch(report)
+    assert explanation is not None
+    assert "the model's adapter keys carry an extra prefix '0.model.'" in explanation
+    assert "PeftModel.from_pretrained(SentenceTransformer(...))" in explanation
+    assert "PeftModel.from_pretrained(st[0].model, adapter_dir)" in explanation
+
+    # What runs when the seed encodes: the SentenceTransformer inside the PeftModel, with
+    # LoRA layers injected into its attention and every lora_B still zero.
+    st = seed_model.base_model.model
+    lora_b = [p for name, p in st.named_parameters() if "lora_B" in name]
+    assert len(lora_b) == 12 and not any(torch.any(p) for p in lora_b)
+    config = load_config(REPO / "gate.toml")
+    probe = [s for s in config.effect.probe_path.read_text(encoding="utf-8").splitlines() if s.strip()]
+    base = load_base().encode(probe, convert_to_numpy=True)
+    adapted = seed_model.encode(probe, convert_to_numpy=True)  # PeftModel forwards to the ST
+    np.testing.assert_array_equal(adapted[:8], st.encode(probe[:8], convert_to_numpy=True))
+
+    candidate = LoadedCandidate(
+        read_checkpoint(good_adapter), st, base_path=base_model_path(), load_report=report
+    )
+    loaded = check_loaded_exactly(candidate)
+    assert loaded is not None and "extra prefix '0.model.'" in loaded
+    message = check_changes_embeddings(candidate, base, adapted, config.effect)
+    assert message is not None
+    assert "the adapter does not change the embeddings" in message
+    assert "the adapter file did not load exactly" in message
+    assert "extra prefix '0.model.'" in message
+
+    # Control: the same encode path does see the LoRA layers once B is not zero, so the
+    # failure above is the load, not an encode that bypasses the adapter.
+    with torch.no_grad():
+        for parameter in lora_b:
+            parameter.normal_(std=0.02)
+    moved = seed_model.encode(probe, convert_to_numpy=True)
+    assert check_changes_embeddings(candidate, base, moved, config.effect) is None
+
+
+# ---- good checkpoints -----------------------------------------------------------------------
+
+
+def test_good_adapters_pass_in_both_layouts(gate_project, good_adapter):
+    st_saved = gate_project.checkpoint_path("st-saved")
+    good_adapter.rename(st_saved)
+    peft_saved = make_peft_adapter(gate_project.checkpoint_path("peft-saved"))
+    assert read_checkpoint(st_saved).saved_by == "sentence-transformers"
+    assert read_checkpoint(peft_saved).saved_by == "peft"
+
+    run = gate_project.run(st_saved, peft_saved)
+
+    assert run.ret == 0, run.text
+    run.result.assert_outcomes(passed=2 * len(ADAPTER_TESTS))
+    for name in ("st-saved", "peft-saved"):
+        assert run.outcomes(name) == dict.fromkeys(ADAPTER_TESTS, "PASSED")
+        assert f"PROMOTE  {name}" in run.summary()
+
+
+def test_full_model_runs_only_what_applies(gate_project):
+    checkpoint = make_full_model(gate_project.checkpoint_path("full-model"))
+    run = gate_project.run(checkpoint)
+
+    assert run.ret == 0, run.text
+    run.result.assert_outcomes(passed=1, deselected=len(ADAPTER_TESTS) - 1)
+    assert run.outcomes("full-model") == {"test_baseline_untouched": "PASSED"}
+    summary = run.summary()
+    assert "PROMOTE  full-model" in summary
+    assert "not applicable (not run, not counted as passed):" in summary
+    for test in ADAPTER_TESTS[:-1]:
+        assert f"{test.removeprefix('test_')}[full-model]: full model has no adapter" in summary
+
+
+def test_example_adapter_passes(gate_project):
+    """The committed example adapter, models/minilm-stsb-lora, passes the adapter battery."""
+    if not EXAMPLE_ADAPTER.is_dir():
+        pytest.fail(f"{EXAMPLE_ADAPTER} is missing: the example adapter must be in the repository")
+    run = gate_project.run(EXAMPLE_ADAPTER)
+
+    assert run.ret == 0, run.text
+    run.result.assert_outcomes(passed=len(ADAPTER_TESTS))
+    assert run.outcomes("minilm-stsb-lora") == dict.fromkeys(ADAPTER_TESTS, "PASSED")
