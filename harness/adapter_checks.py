@@ -15,7 +15,7 @@ from harness.metrics import cosine_scores
 
 
 def check_loaded_exactly(candidate: LoadedCandidate) -> str | None:
-    """Every adapter tensor reached the model with equal values; every adapter parameter came from the file."""
+    """Each file tensor reached the model unchanged; each adapter tensor came from the file."""
     report = candidate.load_report
     if report is None or report.exact:
         return None
@@ -68,7 +68,8 @@ def check_same_output(
     rows = int((difference.max(axis=1) > atol).sum())
     return (
         f"{what}: max |difference| {worst:.3g} exceeds the tolerance {atol:g} "
-        f"(mean {float(difference.mean()):.3g}; {rows} of {len(reference)} probe sentences beyond it)"
+        f"(mean {float(difference.mean()):.3g}; "
+        f"{rows} of {len(reference)} probe sentences beyond it)"
     )
 
 

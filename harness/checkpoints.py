@@ -47,7 +47,8 @@ def read_checkpoint(path: str | Path, name: str | None = None) -> Checkpoint:
     folder = Path(path)
     if not folder.is_dir():
         raise CheckpointError(
-            folder, "is not a checkpoint folder (it does not exist or is not a directory)",
+            folder,
+            "is not a checkpoint folder (it does not exist or is not a directory)",
             "pass the folder that holds adapter_config.json or modules.json",
         )
     name = name or folder.resolve().name
@@ -57,16 +58,20 @@ def read_checkpoint(path: str | Path, name: str | None = None) -> Checkpoint:
             config = json.loads(config_path.read_text(encoding="utf-8"))
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise CheckpointError(
-                config_path, f"is not valid JSON ({exc})", "re-save the adapter with save_pretrained"
+                config_path,
+                f"is not valid JSON ({exc})",
+                "re-save the adapter with save_pretrained",
             ) from exc
         if not isinstance(config, dict) or "peft_type" not in config:
             raise CheckpointError(
-                config_path, "is not a PEFT adapter config (no 'peft_type')",
+                config_path,
+                "is not a PEFT adapter config (no 'peft_type')",
                 "re-save the adapter with save_pretrained",
             )
         if not (folder / ADAPTER_WEIGHTS).exists():
             raise CheckpointError(
-                folder, f"has {ADAPTER_CONFIG} but no {ADAPTER_WEIGHTS}",
+                folder,
+                f"has {ADAPTER_CONFIG} but no {ADAPTER_WEIGHTS}",
                 "copy the adapter weights next to its config (save_pretrained writes both)",
             )
         saved_by = "sentence-transformers" if (folder / ST_MODULES).exists() else "peft"
@@ -74,7 +79,8 @@ def read_checkpoint(path: str | Path, name: str | None = None) -> Checkpoint:
     if (folder / ST_MODULES).exists():
         return Checkpoint(name, folder, KIND_FULL_MODEL, "sentence-transformers")
     raise CheckpointError(
-        folder, f"holds neither {ADAPTER_CONFIG} (a PEFT adapter) nor {ST_MODULES} (a full model)",
+        folder,
+        f"holds neither {ADAPTER_CONFIG} (a PEFT adapter) nor {ST_MODULES} (a full model)",
         "remove the folder from the checkpoints directory, or save the model into it",
     )
 
@@ -84,13 +90,15 @@ def discover_checkpoints(directory: str | Path) -> list[Checkpoint]:
     root = Path(directory)
     if not root.is_dir():
         raise CheckpointError(
-            root, "the checkpoints directory does not exist",
+            root,
+            "the checkpoints directory does not exist",
             "create it, set [gate] checkpoints_dir in gate.toml, or pass --checkpoint PATH",
         )
     folders = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith((".", "_")))
     if not folders:
         raise CheckpointError(
-            root, "the checkpoints directory holds no checkpoint",
+            root,
+            "the checkpoints directory holds no checkpoint",
             "save an adapter or model into a sub-folder, or pass --checkpoint PATH",
         )
     return [read_checkpoint(folder) for folder in folders]
@@ -133,7 +141,8 @@ def resolve_base(base_id: str, aliases: dict[str, Path], *, source: str | Path) 
         target = Path(table[base_id])
         if not target.is_dir():
             raise CheckpointError(
-                source, f"the alias for '{base_id}' points to {target}, which does not exist",
+                source,
+                f"the alias for '{base_id}' points to {target}, which does not exist",
                 "fix the path under [aliases] in gate.toml",
             )
         return target
@@ -144,5 +153,5 @@ def resolve_base(base_id: str, aliases: dict[str, Path], *, source: str | Path) 
     raise CheckpointError(
         source,
         f"base model '{base_id}' cannot be resolved offline; the alias table is:\n{known}",
-        f"add it to gate.toml:\n    [aliases]\n    \"{base_id}\" = \"/path/to/local/model\"",
+        f'add it to gate.toml:\n    [aliases]\n    "{base_id}" = "/path/to/local/model"',
     )

@@ -138,9 +138,13 @@ class _Table:
         for key in self.data:
             if key not in self.used:
                 close = difflib.get_close_matches(key, sorted(self.used), n=1)
-                hint = f"did you mean '{close[0]}'?" if close else f"known keys: {sorted(self.used)}"
+                hint = (
+                    f"did you mean '{close[0]}'?" if close else f"known keys: {sorted(self.used)}"
+                )
                 raise ConfigError(
-                    self.source, f"unknown key '{key}' in [{self.name}]", f"{hint} Remove or rename it."
+                    self.source,
+                    f"unknown key '{key}' in [{self.name}]",
+                    f"{hint} Remove or rename it.",
                 )
 
 
@@ -184,7 +188,7 @@ def _dataset(source: Path, name: str, data: Any, default_targets: dict[str, floa
         raise ConfigError(
             source,
             f"[datasets.{name}] role = '{role}' is not one of {DATASET_ROLES}",
-            "use role = \"gate\" (targets apply) or role = \"reference\" (shown, never fails)",
+            'use role = "gate" (targets apply) or role = "reference" (shown, never fails)',
         )
     fmt = table.get("format", str)
     if fmt not in DATASET_FORMATS:
@@ -196,12 +200,14 @@ def _dataset(source: Path, name: str, data: Any, default_targets: dict[str, floa
     calibration = table.get("calibration_path", str, None)
     targets = dict(default_targets)
     if "targets" in table.data:
-        targets.update(_targets(source, _Table(source, f"datasets.{name}.targets", table.get("targets", dict))))
+        targets.update(
+            _targets(source, _Table(source, f"datasets.{name}.targets", table.get("targets", dict)))
+        )
     if role == "gate":
         if "fp_rate" not in targets or len(targets) < 2:
             raise ConfigError(
                 source,
-                f"the gating data set '{name}' needs an fp_rate target and at least one other target",
+                f"gating data set '{name}' needs an fp_rate target and one other target",
                 "set them under [targets] (for every gating set) or [datasets.NAME.targets]",
             )
     spec = DatasetSpec(
@@ -223,11 +229,17 @@ def load_config(path: str | Path) -> GateConfig:
     """Read and validate gate.toml; every problem names the file, the key and the fix."""
     source = Path(path).resolve()
     if not source.is_file():
-        raise ConfigError(source, "the gate configuration does not exist", "pass --gate-config PATH or create gate.toml")
+        raise ConfigError(
+            source,
+            "the gate configuration does not exist",
+            "pass --gate-config PATH or create gate.toml",
+        )
     try:
         raw = tomllib.loads(source.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(source, f"not valid TOML: {exc}", "fix the syntax at the position shown") from exc
+        raise ConfigError(
+            source, f"not valid TOML: {exc}", "fix the syntax at the position shown"
+        ) from exc
     root = _Table(source, "gate.toml", raw)
     config_dir = source.parent
 
@@ -246,15 +258,23 @@ def load_config(path: str | Path) -> GateConfig:
         baselines.append(BaselineSpec(name=table.get("name", str), model=table.get("model", str)))
         table.finish()
     if not baselines:
-        raise ConfigError(source, "no baseline is configured", "add a [[baselines]] table with name and model")
+        raise ConfigError(
+            source, "no baseline is configured", "add a [[baselines]] table with name and model"
+        )
 
     alias_table = _Table(source, "aliases", root.get("aliases", dict, {}))
-    aliases = {hub_id: _path(config_dir, alias_table.get(hub_id, str)) for hub_id in list(alias_table.data)}
+    aliases = {
+        hub_id: _path(config_dir, alias_table.get(hub_id, str)) for hub_id in list(alias_table.data)
+    }
 
     effect_table = _Table(source, "effect", root.get("effect", dict, {}))
     effect = EffectSpec(
-        probe_path=_path(config_dir, effect_table.get("probe_path", str, "fixtures/probe_sentences.txt")),
-        min_mean_cosine_distance=effect_table.number("min_mean_cosine_distance", 1e-4, low=0, high=2),
+        probe_path=_path(
+            config_dir, effect_table.get("probe_path", str, "fixtures/probe_sentences.txt")
+        ),
+        min_mean_cosine_distance=effect_table.number(
+            "min_mean_cosine_distance", 1e-4, low=0, high=2
+        ),
         min_max_cosine_distance=effect_table.number("min_max_cosine_distance", 1e-3, low=0, high=2),
     )
     effect_table.finish()
@@ -280,10 +300,15 @@ def load_config(path: str | Path) -> GateConfig:
     thr = _Table(source, "threshold", root.get("threshold", dict, {}))
     try:
         threshold = ThresholdPolicy(
-            kind=thr.get("policy", str, "best_f1"), value=thr.number("value", None, low=-1.0, high=1.0)
+            kind=thr.get("policy", str, "best_f1"),
+            value=thr.number("value", None, low=-1.0, high=1.0),
         )
     except ValueError as exc:
-        raise ConfigError(source, f"[threshold] {exc}", "policy is fixed (with value), best_f1, or target_recall (with value)") from exc
+        raise ConfigError(
+            source,
+            f"[threshold] {exc}",
+            "policy is fixed (with value), best_f1, or target_recall (with value)",
+        ) from exc
     thr.finish()
 
     default_targets = _targets(source, _Table(source, "targets", root.get("targets", dict, {})))
@@ -292,7 +317,11 @@ def load_config(path: str | Path) -> GateConfig:
         _dataset(source, name, data, default_targets) for name, data in dataset_tables.items()
     )
     if not any(spec.gates for spec in datasets):
-        raise ConfigError(source, "no data set has role = \"gate\"", "mark at least one [datasets.NAME] with role = \"gate\"")
+        raise ConfigError(
+            source,
+            'no data set has role = "gate"',
+            'mark at least one [datasets.NAME] with role = "gate"',
+        )
     root.finish()
 
     return GateConfig(
@@ -314,5 +343,9 @@ def load_config(path: str | Path) -> GateConfig:
 def check_device(device: str, source: str | Path = "--device") -> str:
     """Accept auto, cpu, cuda or cuda:N; anything else is an error naming the choices."""
     if not DEVICE_PATTERN.match(device):
-        raise ConfigError(source, f"device '{device}' is not auto, cpu, cuda or cuda:N", "use one of auto, cpu, cuda, cuda:0, ...")
+        raise ConfigError(
+            source,
+            f"device '{device}' is not auto, cpu, cuda or cuda:N",
+            "use one of auto, cpu, cuda, cuda:0, ...",
+        )
     return device

@@ -1,4 +1,4 @@
-"""Why an adapter changes nothing: missing keys, untrained B, zero scaling, absent targets, disabled."""
+"""Why an adapter changes nothing: missing keys, untrained B, zero scaling, disabled layers."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ def key_prefix_mismatch(report: LoadReport) -> str | None:
     file_key, model_key = report.unexpected[0], report.missing[0]
     common = os.path.commonprefix([file_key[::-1], model_key[::-1]])[::-1]
     if not all(key == common or key.endswith("." + common) for key in (file_key, model_key)):
-        common = common[common.find(".") + 1:] if "." in common else common  # whole names only
+        common = common[common.find(".") + 1 :] if "." in common else common  # whole names only
     if not common:
         return None
     file_prefix = file_key[: len(file_key) - len(common)]
@@ -27,7 +27,8 @@ def key_prefix_mismatch(report: LoadReport) -> str | None:
     if len(model_prefix) > len(file_prefix):
         return (
             f"the model's adapter keys carry an extra prefix '{model_prefix}' that the file's keys "
-            f"lack (file: '{file_key}', model: '{model_key}'): the adapter was applied to a wrapper, "
+            f"lack (file: '{file_key}', model: '{model_key}'): the adapter was applied to a "
+            "wrapper, "
             "e.g. PeftModel.from_pretrained(SentenceTransformer(...)). Load it onto the inner "
             "transformer: PeftModel.from_pretrained(st[0].model, adapter_dir)"
         )
@@ -42,7 +43,8 @@ def key_prefix_mismatch(report: LoadReport) -> str | None:
 def zero_lora_b(adapter_file: Path) -> list[str]:
     """LoRA B matrices in the file that are all zeros (never trained: B starts at zero)."""
     return sorted(
-        key for key, tensor in read_adapter_tensors(adapter_file).items()
+        key
+        for key, tensor in read_adapter_tensors(adapter_file).items()
         if "lora_B" in key and not torch.any(tensor)
     )
 
@@ -64,7 +66,8 @@ def zero_scaling(peft_model: torch.nn.Module) -> list[str]:
 def disabled_adapters(peft_model: torch.nn.Module) -> list[str]:
     """Adapted modules whose adapter layers are switched off."""
     return [
-        name for name, module in peft_model.named_modules()
+        name
+        for name, module in peft_model.named_modules()
         if hasattr(module, "lora_A") and getattr(module, "disable_adapters", False)
     ]
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import sys
 import tempfile
 from collections import Counter
 from collections.abc import Sequence
@@ -14,6 +15,9 @@ import numpy as np
 import sentence_transformers
 import torch
 from sentence_transformers import SentenceTransformer
+
+#: encodes of more texts than this show a progress bar (on a terminal only)
+PROGRESS_MIN_TEXTS = 1000
 
 
 def text_key(text: str) -> str:
@@ -26,10 +30,12 @@ class Embedder:
     `key` names a model in one mode ("baseline/all-MiniLM-L6-v2", "minilm-lora/merged").
     With `cache_id` (a weights fingerprint) the vectors also persist on disk, keyed by
     weights, text and encode settings, so a second run does not encode a baseline again.
+    `show_progress`: None (default) shows a tqdm bar for encodes of more than
+    PROGRESS_MIN_TEXTS texts when stderr is a terminal (under pytest's capture it is not: `-s`).
     """
 
     def __init__(self, *, batch_size: int, device: str, cache_dir: Path | None = None,
-                 show_progress: bool = False) -> None:
+                 show_progress: bool | None = None) -> None:
         self.batch_size = batch_size
         self.device = device
         self.cache_dir = cache_dir
@@ -66,9 +72,15 @@ class Embedder:
         with torch.inference_mode():
             vectors = model.encode(
                 list(texts), batch_size=self.batch_size, convert_to_numpy=True,
-                show_progress_bar=self.show_progress,
+                show_progress_bar=self.progress_for(len(texts)),
             )
         return np.asarray(vectors, dtype=np.float32)
+
+    def progress_for(self, n_texts: int) -> bool:
+        """`show_progress` if set, else a bar for long encodes on a terminal only (not in CI)."""
+        if self.show_progress is not None:
+            return self.show_progress
+        return n_texts > PROGRESS_MIN_TEXTS and sys.stderr.isatty()
 
     def _cache_file(self, model: SentenceTransformer, cache_id: str) -> Path:
         assert self.cache_dir is not None

@@ -27,7 +27,7 @@ Encode = Callable[[list[str]], np.ndarray]
 
 @dataclass(frozen=True)
 class LoadedDataset:
-    """A configured data set read from disk: the split reported on and the one thresholds come from."""
+    """A configured data set read from disk: the split reported on and the calibration split."""
 
     spec: DatasetSpec
     test: PairDataset
@@ -55,14 +55,18 @@ def load_dataset(spec: DatasetSpec) -> LoadedDataset:
     data = read_pairs(spec.path, spec.format, name=spec.name, binary_cutoff=spec.binary_cutoff)
     if spec.calibration_path is not None:
         calibration = read_pairs(
-            spec.calibration_path, spec.format, name=f"{spec.name}/calibration",
+            spec.calibration_path,
+            spec.format,
+            name=f"{spec.name}/calibration",
             binary_cutoff=spec.binary_cutoff,
         )
         test = data.split(spec.test_split) if spec.test_split else data
     elif spec.calibration_split:
         calibration = data.split(spec.calibration_split)
-        test = data.split(spec.test_split) if spec.test_split else data.select(
-            [s != spec.calibration_split for s in (data.splits or ())]
+        test = (
+            data.split(spec.test_split)
+            if spec.test_split
+            else data.select([s != spec.calibration_split for s in (data.splits or ())])
         )
     else:
         calibration, test = None, data
@@ -128,7 +132,7 @@ class Evaluation:
 def evaluate(
     model: str, role: str, dataset: LoadedDataset, encode: Encode, policy: ThresholdPolicy
 ) -> Evaluation:
-    """Score the test split; pick the threshold on the calibration split, never on the test split."""
+    """Score the test split; the threshold comes from the calibration split, never the test."""
     scores = score_pairs(encode, dataset.test)
     metrics: dict[str, float] = {}
     evaluation = Evaluation(model, role, dataset.spec.name, scores, metrics)
@@ -138,7 +142,9 @@ def evaluate(
     if labels is None:
         return evaluation
     metrics.update(ranking_metrics(scores, labels))
-    if policy.kind != "fixed" and (dataset.calibration is None or dataset.calibration.labels is None):
+    if policy.kind != "fixed" and (
+        dataset.calibration is None or dataset.calibration.labels is None
+    ):
         raise DataError(
             dataset.spec.path,
             f"the threshold policy '{policy.kind}' needs a labelled calibration split, and this "
@@ -150,7 +156,9 @@ def evaluate(
         threshold = policy.choose([], [])
     else:
         assert dataset.calibration is not None and dataset.calibration.labels is not None
-        threshold = policy.choose(score_pairs(encode, dataset.calibration), dataset.calibration.labels)
+        threshold = policy.choose(
+            score_pairs(encode, dataset.calibration), dataset.calibration.labels
+        )
     metrics.update(
         {k: v for k, v in threshold_metrics(scores, labels, threshold).items() if k in METRICS}
     )

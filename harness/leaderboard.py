@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from harness.metrics import METRICS
+
 MAX_REASON = 300
 COLUMNS = (("spearman", "Spearman"), ("roc_auc", "ROC-AUC"), ("f1", "F1"), ("fp_rate", "FP rate"))
 
@@ -19,7 +21,11 @@ def primary_metric(results: dict[str, Any], dataset: str) -> str | None:
 
 
 def _fmt(value: float | None, digits: int = 4) -> str:
-    return "-" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.{digits}f}"
+    return (
+        "-"
+        if value is None or (isinstance(value, float) and math.isnan(value))
+        else f"{value:.{digits}f}"
+    )
 
 
 def _delta(row: dict[str, Any] | None) -> str:
@@ -34,7 +40,7 @@ def leaderboard_rows(results: dict[str, Any], dataset: str) -> list[dict[str, An
     metric = primary_metric(results, dataset)
     verdicts = {c["name"]: c["verdict"] for c in results["checkpoints"]}
     evaluations = [e for e in results["evaluations"] if e["dataset"] == dataset]
-    sign = -1.0 if metric == "fp_rate" else 1.0
+    sign = 1.0 if metric is None or METRICS[metric].greater_is_better else -1.0
 
     def key(e: dict[str, Any]) -> tuple[float, str]:
         value = e["metrics"].get(metric, {}).get("value") if metric else None
@@ -42,14 +48,18 @@ def leaderboard_rows(results: dict[str, Any], dataset: str) -> list[dict[str, An
 
     rows = []
     for rank, e in enumerate(sorted(evaluations, key=key), start=1):
-        rows.append({
-            "rank": rank,
-            "model": e["model"] + (" (baseline)" if e["role"] == "baseline" else ""),
-            **{name: e["metrics"].get(name, {}).get("value") for name, _ in COLUMNS},
-            "delta": "-" if e["compared_with"] == e["model"] else _delta(e["metrics"].get(metric)),
-            "throughput": e.get("throughput"),
-            "verdict": verdicts.get(e["model"], "baseline" if e["role"] == "baseline" else ""),
-        })
+        rows.append(
+            {
+                "rank": rank,
+                "model": e["model"] + (" (baseline)" if e["role"] == "baseline" else ""),
+                **{name: e["metrics"].get(name, {}).get("value") for name, _ in COLUMNS},
+                "delta": "-"
+                if e["compared_with"] == e["model"]
+                else _delta(e["metrics"].get(metric)),
+                "throughput": e.get("throughput"),
+                "verdict": verdicts.get(e["model"], "baseline" if e["role"] == "baseline" else ""),
+            }
+        )
     return rows
 
 
@@ -86,7 +96,12 @@ def render_text(results: dict[str, Any]) -> str:
         widths = [max(len(row[i]) for row in [header, *body]) for i in range(len(header))]
         lines = [f"{dataset} ({_role(results, dataset)})"]
         for row in [header, *body]:
-            lines.append("  ".join(cell.ljust(w) if i == 1 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths, strict=True))).rstrip())
+            lines.append(
+                "  ".join(
+                    cell.ljust(w) if i == 1 else cell.rjust(w)
+                    for i, (cell, w) in enumerate(zip(row, widths, strict=True))
+                ).rstrip()
+            )
         blocks.append("\n".join(lines))
     return "\n\n".join(blocks)
 
@@ -103,7 +118,10 @@ def render_markdown(results: dict[str, Any]) -> str:
         parts.append("")
     parts += ["## Verdicts", ""]
     for checkpoint in results["checkpoints"]:
-        parts.append(f"- **{checkpoint['verdict']}** `{checkpoint['name']}`" + verdict_reason(checkpoint, ": "))
+        parts.append(
+            f"- **{checkpoint['verdict']}** `{checkpoint['name']}`"
+            + verdict_reason(checkpoint, ": ")
+        )
     return "\n".join(parts) + "\n"
 
 

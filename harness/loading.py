@@ -26,20 +26,22 @@ PEFT_PREFIX = "base_model.model."
 SAMPLE = 5
 
 
-def resolve_device(requested: str) -> str:
+def resolve_device(requested: str, source: str = "--device") -> str:
     """`auto` picks CUDA when present, else the CPU; asking for CUDA without a GPU is an error."""
     if requested == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     if requested.startswith("cuda"):
         if not torch.cuda.is_available():
             raise ConfigError(
-                "--device", f"'{requested}' was asked for but torch sees no CUDA device",
+                "--device",
+                f"'{requested}' was asked for but torch sees no CUDA device",
                 "run on a GPU machine, or use --device cpu (or auto)",
             )
         index = int(requested.split(":")[1]) if ":" in requested else 0
         if index >= torch.cuda.device_count():
             raise ConfigError(
-                "--device", f"'{requested}' does not exist: {torch.cuda.device_count()} CUDA device(s)",
+                source,
+                f"device '{requested}' does not exist: {torch.cuda.device_count()} CUDA device(s)",
                 f"use cuda:0 to cuda:{torch.cuda.device_count() - 1}",
             )
     return requested
@@ -75,7 +77,10 @@ class LoadReport:
             f"{self.n_model_tensors} adapter tensors in the model"
         ]
         for label, keys in (
-            ("missing (model adapter tensors the file did not provide; left at initialisation)", self.missing),
+            (
+                "missing (model adapter tensors the file did not provide; left at initialisation)",
+                self.missing,
+            ),
             ("unexpected (file tensors that reached no model parameter)", self.unexpected),
             ("mismatched (reached a parameter, but the values differ)", self.mismatched),
         ):
@@ -88,7 +93,7 @@ class LoadReport:
 
 
 def _strip_prefix(key: str) -> str:
-    return key[len(PEFT_PREFIX):] if key.startswith(PEFT_PREFIX) else key
+    return key[len(PEFT_PREFIX) :] if key.startswith(PEFT_PREFIX) else key
 
 
 def read_adapter_tensors(adapter_file: Path) -> dict[str, torch.Tensor]:
@@ -97,13 +102,16 @@ def read_adapter_tensors(adapter_file: Path) -> dict[str, torch.Tensor]:
         return load_file(str(adapter_file))
     except (SafetensorError, OSError, ValueError) as exc:
         raise CheckpointError(
-            adapter_file, f"cannot be read as safetensors ({exc})",
+            adapter_file,
+            f"cannot be read as safetensors ({exc})",
             "re-save or re-download the adapter: the file is truncated or corrupt",
         ) from exc
 
 
 def verify_adapter_load(
-    peft_model: torch.nn.Module, adapter_file: Path, adapter_name: str = "default",
+    peft_model: torch.nn.Module,
+    adapter_file: Path,
+    adapter_name: str = "default",
     loader_warnings: list[str] | None = None,
 ) -> LoadReport:
     """Every tensor of the file reached a model parameter with equal values, and vice versa."""
@@ -114,7 +122,8 @@ def verify_adapter_load(
     }
     common = sorted(set(file_tensors) & set(model_tensors))
     mismatched = [
-        key for key in common
+        key
+        for key in common
         if file_tensors[key].shape != model_tensors[key].shape
         or not torch.equal(file_tensors[key].to(model_tensors[key].dtype), model_tensors[key].cpu())
     ]
@@ -173,7 +182,8 @@ def load_candidate(
     base_id = checkpoint.base_id
     if not base_id:
         raise CheckpointError(
-            checkpoint.path / "adapter_config.json", "names no base model (base_model_name_or_path)",
+            checkpoint.path / "adapter_config.json",
+            "names no base model (base_model_name_or_path)",
             "set base_model_name_or_path to the base model's hub id",
         )
     base_path = resolve_base(base_id, aliases, source=checkpoint.path / "adapter_config.json")
@@ -181,10 +191,13 @@ def load_candidate(
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            peft_model = PeftModel.from_pretrained(model[0].model, str(checkpoint.path), is_trainable=False)
+            peft_model = PeftModel.from_pretrained(
+                model[0].model, str(checkpoint.path), is_trainable=False
+            )
         except ValueError as exc:
             raise CheckpointError(
-                checkpoint.path / "adapter_config.json", f"PEFT cannot apply the adapter: {exc}",
+                checkpoint.path / "adapter_config.json",
+                f"PEFT cannot apply the adapter: {exc}",
                 "check target_modules against the base model's module names "
                 "(e.g. query, key, value, dense for BERT-like models) and retrain",
             ) from exc

@@ -5,9 +5,11 @@ from __future__ import annotations
 import argparse
 import gc
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TypeVar
 
 os.environ["HF_HUB_OFFLINE"] = "1"  # no code path of the gate may reach a model hub
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
@@ -26,6 +28,7 @@ from harness.summary import render_summary  # noqa: E402
 GATE = pytest.StashKey[GateSession]()
 CHECK = pytest.StashKey[tuple[str, str]]()  # (checkpoint name, check name) of a gate item
 ADAPTER_ONLY = "adapter_only"
+T = TypeVar("T")
 
 
 def _device_option(value: str) -> str:
@@ -37,14 +40,34 @@ def _device_option(value: str) -> str:
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("release gate", "release gate for sentence-embedding checkpoints")
-    group.addoption("--gate-config", default=None, metavar="PATH",
-                    help="gate configuration (default: gate.toml in the rootdir)")
-    group.addoption("--checkpoint", action="append", default=[], dest="gate_checkpoints",
-                    metavar="PATH", help="gate only this checkpoint folder (repeatable)")
-    group.addoption("--device", default=None, type=_device_option, dest="gate_device",
-                    help="auto | cpu | cuda | cuda:N (default: gate.toml, else auto)")
-    group.addoption("--report-dir", default=None, metavar="DIR", dest="gate_report_dir",
-                    help="where reports are written (default: gate.toml's report_dir)")
+    group.addoption(
+        "--gate-config",
+        default=None,
+        metavar="PATH",
+        help="gate configuration (default: gate.toml in the rootdir)",
+    )
+    group.addoption(
+        "--checkpoint",
+        action="append",
+        default=[],
+        dest="gate_checkpoints",
+        metavar="PATH",
+        help="gate only this checkpoint folder (repeatable)",
+    )
+    group.addoption(
+        "--device",
+        default=None,
+        type=_device_option,
+        dest="gate_device",
+        help="auto | cpu | cuda | cuda:N (default: gate.toml, else auto)",
+    )
+    group.addoption(
+        "--report-dir",
+        default=None,
+        metavar="DIR",
+        dest="gate_report_dir",
+        help="where reports are written (default: gate.toml's report_dir)",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -54,7 +77,10 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[GATE] = _LazyGate(config)  # type: ignore[assignment]
     config.pluginmanager.register(GateRecorder(config), "release-gate-recorder")
     if config.getoption("gate_device", None) not in (None, "auto"):
-        gate(config).device  # noqa: B018 - fail now: --device cuda without a GPU is an error
+        try:  # fail now: --device cuda without a GPU is an error, never a skip
+            gate(config)
+        except GateInputError as exc:
+            raise pytest.UsageError(str(exc)) from None
 
 
 class _LazyGate:
@@ -68,41 +94,52 @@ class _LazyGate:
         if self._session is None:
             opts = self._config.option
             path = opts.gate_config or Path(self._config.rootpath) / "gate.toml"
-            try:
-                gate_config = load_config(path)
-                if opts.gate_report_dir:
-                    gate_config = gate_config.replace(report_dir=Path(opts.gate_report_dir).resolve())
-                self._session = GateSession(
-                    config=gate_config,
-                    requested_device=opts.gate_device or gate_config.device,
-                    checkpoint_paths=list(opts.gate_checkpoints),
-                )
-            except GateInputError as exc:
-                raise pytest.UsageError(str(exc)) from exc
+            gate_config = load_config(path)
+            if opts.gate_report_dir:
+                gate_config = gate_config.replace(report_dir=Path(opts.gate_report_dir).resolve())
+            self._session = GateSession(
+                config=gate_config,
+                requested_device=opts.gate_device or gate_config.device,
+                device_source="--device" if opts.gate_device else str(gate_config.source),
+                checkpoint_paths=list(opts.gate_checkpoints),
+            )
         return self._session
 
 
 def gate(config: pytest.Config) -> GateSession:
-    """The run's GateSession (created on first use)."""
+    """The run's GateSession (created on first use); bad input raises GateInputError."""
     session = config.stash[GATE].get()  # type: ignore[attr-defined]
-    try:
-        session.device  # noqa: B018 - resolve once; a missing GPU is a usage error
-    except GateInputError as exc:
-        raise pytest.UsageError(str(exc)) from exc
+    session.device  # noqa: B018 - resolve once; a missing GPU is an input error
     return session
+
+
+@dataclass(frozen=True)
+class UnusableInput:
+    """Stands in for the checkpoints when the gate's input cannot be used.
+
+    Every gate test then fails with the input's message, so `pytest -m gpu` fails closed
+    with a readable reason, while a run that deselects the gate is not disturbed.
+    """
+
+    error: GateInputError
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "checkpoint" not in metafunc.fixturenames:
         return
-    session = gate(metafunc.config)
-    if "gate_dataset" in metafunc.fixturenames:
-        names = [spec.name for spec in session.config.datasets if spec.gates]
-        metafunc.parametrize("gate_dataset", names, ids=names)
     try:
-        checkpoints = session.checkpoints
+        session = gate(metafunc.config)
+        checkpoints: list[Checkpoint] = session.checkpoints
+        names = [spec.name for spec in session.config.datasets if spec.gates]
     except GateInputError as exc:
-        raise pytest.UsageError(str(exc)) from exc
+        metafunc.parametrize(
+            "checkpoint", [UnusableInput(exc)], ids=["unusable-input"], scope="session"
+        )
+        if "gate_dataset" in metafunc.fixturenames:
+            metafunc.parametrize("gate_dataset", ["-"], ids=["-"])
+        return
+    if "gate_dataset" in metafunc.fixturenames:
+        metafunc.parametrize("gate_dataset", names, ids=names)
     metafunc.parametrize(
         "checkpoint", checkpoints, ids=[c.name for c in checkpoints], scope="session"
     )
@@ -171,9 +208,14 @@ class GateRecorder:
         if gate_session.unsound() and session.exitstatus == pytest.ExitCode.OK:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
         finished = datetime.now(UTC)
-        gate_session.results = build_results(gate_session, started=gate_session.started, finished=finished)
+        gate_session.results = build_results(
+            gate_session, started=gate_session.started, finished=finished
+        )
         gate_session.report_path = write_report(
-            gate_session.results, gate_session.arrays(), gate_session.config.report_dir, when=finished
+            gate_session.results,
+            gate_session.arrays(),
+            gate_session.config.report_dir,
+            when=finished,
         )
 
     def pytest_terminal_summary(self, terminalreporter) -> None:  # type: ignore[no-untyped-def]
@@ -183,7 +225,9 @@ class GateRecorder:
         if gate_session.results is None:
             return
         terminalreporter.write_sep("=", "release gate")
-        terminalreporter.write_line(render_summary(gate_session.results, str(gate_session.report_path)))
+        terminalreporter.write_line(
+            render_summary(gate_session.results, str(gate_session.report_path))
+        )
 
 
 def _started_gate(config: pytest.Config) -> GateSession | None:
@@ -204,52 +248,60 @@ def _message(report: pytest.TestReport) -> str:
 # ---- fixtures -------------------------------------------------------------------------------
 
 
+def _or_fail(action: Callable[[], T], context: str = "") -> T:
+    """Run `action`; bad input fails the gate test with its own message, no traceback."""
+    try:
+        return action()
+    except GateInputError as exc:
+        message = f"{context}{exc}"
+    pytest.fail(message, pytrace=False)  # outside `except`: no "during handling" chain
+
+
 @pytest.fixture(scope="session")
 def gate_session(request: pytest.FixtureRequest) -> GateSession:
     """The run's GateSession: config, device, checkpoints, baselines, embeddings."""
-    return gate(request.config)
+    return _or_fail(lambda: gate(request.config), "the release gate cannot run: ")
+
+
+@pytest.fixture(scope="session")
+def usable_checkpoint(checkpoint: Checkpoint | UnusableInput) -> Checkpoint:
+    """The checkpoint under test; unusable gate input fails here, before any model loads."""
+    if isinstance(checkpoint, UnusableInput):
+        pytest.fail(f"the release gate cannot run: {checkpoint.error}", pytrace=False)
+    return checkpoint
 
 
 @pytest.fixture(scope="session")
 def baseline(gate_session: GateSession) -> LoadedBaseline:
     """The first baseline, loaded once for the whole run and never modified."""
-    try:
-        return gate_session.baseline(0)
-    except GateInputError as exc:
-        pytest.fail(str(exc), pytrace=False)
+    return _or_fail(lambda: gate_session.baseline(0))
 
 
 @pytest.fixture(scope="session")
 def candidate_evaluations(candidate: LoadedCandidate, gate_session: GateSession) -> dict:
     """The candidate on every readable data set (gating and reference), evaluated once."""
-    try:
-        return gate_session.evaluate_candidate(candidate)
-    except GateInputError as exc:
-        pytest.fail(str(exc), pytrace=False)
+    return _or_fail(lambda: gate_session.evaluate_candidate(candidate))
 
 
 @pytest.fixture
 def evaluation(candidate_evaluations: dict, gate_dataset: str, gate_session: GateSession):
     """The candidate's evaluation on one gating data set; an unreadable gating set fails here."""
-    try:
-        gate_session.dataset(gate_dataset)
-    except GateInputError as exc:
-        pytest.fail(f"gating data set '{gate_dataset}' cannot be used:\n{exc}", pytrace=False)
+    _or_fail(lambda: gate_session.dataset(gate_dataset), f"gating data set '{gate_dataset}': ")
     return candidate_evaluations[gate_dataset]
 
 
 @pytest.fixture(scope="session")
 def candidate(
-    checkpoint: Checkpoint, gate_session: GateSession, baseline: LoadedBaseline
+    usable_checkpoint: Checkpoint, gate_session: GateSession, baseline: LoadedBaseline
 ) -> Iterator[LoadedCandidate]:
     """The checkpoint under test, loaded once; tests are grouped so one candidate is resident.
 
     The baseline is loaded (and fingerprinted) first, so a load that touches it is caught.
     """
-    try:
-        loaded = load_candidate(checkpoint, gate_session.config.aliases, gate_session.device)
-    except GateInputError as exc:
-        pytest.fail(str(exc), pytrace=False)
+    checkpoint = usable_checkpoint
+    loaded = _or_fail(
+        lambda: load_candidate(checkpoint, gate_session.config.aliases, gate_session.device)
+    )
     yield loaded
     gate_session.embedder.forget(f"candidate/{checkpoint.name}/")
     del loaded

@@ -58,14 +58,21 @@ def _target_miss(evaluation: Evaluation, metric: str, target: float) -> str | No
         return None
     sign = ">=" if spec.greater_is_better else "<="
     comparison = evaluation.comparisons.get(metric)
-    interval = f", {comparison.confidence:.0%} interval {_interval(*comparison.candidate_ci)}" if comparison else ""
-    return f"{metric} {value:.4f} misses its target {sign} {target:g} by {abs(value - target):.4f}{interval}"
+    interval = (
+        f", {comparison.confidence:.0%} interval {_interval(*comparison.candidate_ci)}"
+        if comparison
+        else ""
+    )
+    gap = abs(value - target)
+    return f"{metric} {value:.4f} misses its target {sign} {target:g} by {gap:.4f}{interval}"
 
 
 def check_targets(evaluation: Evaluation, targets: dict[str, float]) -> str | None:
     """Every target of the data set except the FP rate (which has its own check) is met."""
     misses = [
-        miss for metric, target in targets.items() if metric != "fp_rate"
+        miss
+        for metric, target in targets.items()
+        if metric != "fp_rate"
         if (miss := _target_miss(evaluation, metric, target))
     ]
     if not misses:

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from harness.html_report import render_html
 from harness.leaderboard import render_markdown
 
 RESULTS = "results.json"
@@ -36,12 +37,7 @@ def write_report(
         (staging / RESULTS).write_text(json.dumps(results, indent=2, sort_keys=False) + "\n", encoding="utf-8")
         (staging / LEADERBOARD).write_text(render_markdown(results), encoding="utf-8")
         np.savez_compressed(staging / ARRAYS, **arrays)
-        try:
-            from harness.html_report import render_html
-        except ImportError:
-            render_html = None
-        if render_html is not None:
-            (staging / HTML).write_text(render_html(results, arrays), encoding="utf-8")
+        (staging / HTML).write_text(render_html(results, arrays), encoding="utf-8")
         os.replace(staging, final)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)

@@ -68,19 +68,23 @@ def _checkpoints(session: GateSession) -> list[dict[str, Any]]:
     rows = []
     for checkpoint in session.checkpoints:
         verdict, first = verdicts.get(checkpoint.name, ("REJECT", None))
-        rows.append({
-            "name": checkpoint.name,
-            "path": str(checkpoint.path),
-            "kind": checkpoint.kind,
-            "saved_by": checkpoint.saved_by,
-            "base_model": checkpoint.base_id,
-            "fingerprint": directory_fingerprint(checkpoint.path),
-            "verdict": verdict if checkpoint.name in verdicts else "NOT GATED",
-            "first_failure": None if first is None else {
-                "check": first.check, "outcome": first.outcome, "message": first.message
-            },
-            "checks": sorted(checks_by_checkpoint.get(checkpoint.name, []), key=lambda c: c["check"]),
-        })
+        rows.append(
+            {
+                "name": checkpoint.name,
+                "path": str(checkpoint.path),
+                "kind": checkpoint.kind,
+                "saved_by": checkpoint.saved_by,
+                "base_model": checkpoint.base_id,
+                "fingerprint": directory_fingerprint(checkpoint.path),
+                "verdict": verdict if checkpoint.name in verdicts else "NOT GATED",
+                "first_failure": None
+                if first is None
+                else {"check": first.check, "outcome": first.outcome, "message": first.message},
+                "checks": sorted(
+                    checks_by_checkpoint.get(checkpoint.name, []), key=lambda c: c["check"]
+                ),
+            }
+        )
     return rows
 
 
@@ -113,7 +117,12 @@ def build_results(session: GateSession, *, started: datetime, finished: datetime
             "threshold_policy": config.threshold.describe(),
         },
         "baselines": [
-            {"name": b.spec.name, "model": b.spec.model, "path": str(b.path), "weights_fingerprint": b.fingerprint}
+            {
+                "name": b.spec.name,
+                "model": b.spec.model,
+                "path": str(b.path),
+                "weights_fingerprint": b.fingerprint,
+            }
             for b in session.loaded_baselines()
         ],
         "datasets": _datasets(session),

@@ -10,14 +10,19 @@ from pathlib import Path
 import numpy as np
 from sentence_transformers import SentenceTransformer
 
-from harness.checkpoints import Checkpoint, checkpoints_from_paths, discover_checkpoints, resolve_base
+from harness.checkpoints import (
+    Checkpoint,
+    checkpoints_from_paths,
+    discover_checkpoints,
+    resolve_base,
+)
 from harness.config import BaselineSpec, DatasetSpec, GateConfig
 from harness.encoding import Embedder
 from harness.errors import ConfigError, GateInputError
 from harness.evaluation import Evaluation, LoadedDataset, compare_with, evaluate, load_dataset
 from harness.fingerprints import weights_fingerprint
-from harness.metrics import cosine_scores
 from harness.loading import LoadedCandidate, load_sentence_transformer, resolve_device
+from harness.metrics import cosine_scores
 
 
 @dataclass
@@ -53,9 +58,12 @@ class GateSession:
 
     config: GateConfig
     requested_device: str
+    device_source: str = "--device"
     checkpoint_paths: list[str] = field(default_factory=list)
     outcomes: dict[str, CheckOutcome] = field(default_factory=dict)  # by test node id
-    not_applicable: list[tuple[str, str, str]] = field(default_factory=list)  # check, checkpoint, why
+    not_applicable: list[tuple[str, str, str]] = field(
+        default_factory=list
+    )  # check, checkpoint, why
     _baselines: dict[str, LoadedBaseline] = field(default_factory=dict)
     _bases: dict[str, SentenceTransformer] = field(default_factory=dict)
     evaluations: dict[tuple[str, str], Evaluation] = field(default_factory=dict)  # (model, dataset)
@@ -66,7 +74,7 @@ class GateSession:
 
     @cached_property
     def device(self) -> str:
-        return resolve_device(self.requested_device)
+        return resolve_device(self.requested_device, source=self.device_source)
 
     @property
     def device_note(self) -> str:
@@ -92,8 +100,14 @@ class GateSession:
     def probe_sentences(self) -> list[str]:
         path = self.config.effect.probe_path
         if not path.is_file():
-            raise ConfigError(path, "the probe sentences file does not exist", "set [effect] probe_path in gate.toml")
-        sentences = [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+            raise ConfigError(
+                path,
+                "the probe sentences file does not exist",
+                "set [effect] probe_path in gate.toml",
+            )
+        sentences = [
+            line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()
+        ]
         if len(sentences) < 2:
             raise ConfigError(path, "needs at least 2 probe sentences", "add one sentence per line")
         return sentences
@@ -108,14 +122,19 @@ class GateSession:
         if spec.name not in self._baselines:
             path = resolve_base(spec.model, self.config.aliases, source=self.config.source)
             model = load_sentence_transformer(path, self.device)
-            self._baselines[spec.name] = LoadedBaseline(spec, path, model, weights_fingerprint(model))
+            self._baselines[spec.name] = LoadedBaseline(
+                spec, path, model, weights_fingerprint(model)
+            )
         return self._baselines[spec.name]
 
     def encode_baseline(self, texts: list[str], index: int = 0) -> np.ndarray:
         """Baseline embeddings, cached on disk by weights fingerprint, text and settings."""
         baseline = self.baseline(index)
         return self.embedder.encode(
-            baseline.model, texts, key=f"baseline/{baseline.spec.name}", cache_id=baseline.fingerprint
+            baseline.model,
+            texts,
+            key=f"baseline/{baseline.spec.name}",
+            cache_id=baseline.fingerprint,
         )
 
     @cached_property
@@ -139,7 +158,8 @@ class GateSession:
     def missing_references(self) -> dict[str, str]:
         """Reference data sets that could not be read: named in the summary, never failing."""
         return {
-            name: str(data) for name, data in self.datasets.items()
+            name: str(data)
+            for name, data in self.datasets.items()
             if isinstance(data, GateInputError) and not self._spec(name).gates
         }
 
@@ -150,32 +170,43 @@ class GateSession:
         return [d for d in self.datasets.values() if isinstance(d, LoadedDataset)]
 
     def baseline_evaluation(self, dataset: LoadedDataset, index: int = 0) -> Evaluation:
-        """A baseline on a data set, computed once per run; later baselines are compared with the first."""
+        """A baseline on a data set, once per run; later baselines are compared with the first."""
         name = self.config.baselines[index].name
         key = (name, dataset.spec.name)
         if key not in self.evaluations:
             evaluation = evaluate(
-                name, "baseline", dataset, lambda texts: self.encode_baseline(texts, index),
+                name,
+                "baseline",
+                dataset,
+                lambda texts: self.encode_baseline(texts, index),
                 self.config.threshold,
             )
-            compare_with(evaluation, self.baseline_evaluation(dataset) if index else evaluation,
-                         dataset, self.config.comparison)
+            compare_with(
+                evaluation,
+                self.baseline_evaluation(dataset) if index else evaluation,
+                dataset,
+                self.config.comparison,
+            )
             evaluation.identical_to_baseline = index > 0 and evaluation.identical_to_baseline
             self.evaluations[key] = evaluation
         return self.evaluations[key]
 
     def evaluate_candidate(self, candidate: LoadedCandidate) -> dict[str, Evaluation]:
-        """The candidate (adapter active) on every readable data set, compared with the first baseline."""
+        """The candidate (adapter active) on every readable data set, against the first baseline."""
         results = {}
         for dataset in self.readable_datasets():
             for index in range(len(self.config.baselines)):
                 self.baseline_evaluation(dataset, index)
             evaluation = evaluate(
-                candidate.checkpoint.name, "candidate", dataset,
+                candidate.checkpoint.name,
+                "candidate",
+                dataset,
                 lambda texts: self.encode_candidate(candidate, texts, "adapter"),
                 self.config.threshold,
             )
-            compare_with(evaluation, self.baseline_evaluation(dataset), dataset, self.config.comparison)
+            compare_with(
+                evaluation, self.baseline_evaluation(dataset), dataset, self.config.comparison
+            )
             self.evaluations[(candidate.checkpoint.name, dataset.spec.name)] = evaluation
             results[dataset.spec.name] = evaluation
         return results
@@ -196,7 +227,9 @@ class GateSession:
         model, key = self.base_for(candidate)
         return self.embedder.encode(model, texts, key=key)
 
-    def encode_candidate(self, candidate: LoadedCandidate, texts: list[str], mode: str = "adapter") -> np.ndarray:
+    def encode_candidate(
+        self, candidate: LoadedCandidate, texts: list[str], mode: str = "adapter"
+    ) -> np.ndarray:
         """Embeddings of a candidate in a mode: adapter (as shipped), merged, or disabled."""
         key = f"candidate/{candidate.checkpoint.name}/{mode}"
         if mode == "disabled":
@@ -220,7 +253,7 @@ class GateSession:
         return arrays
 
     def probe_change(self, candidate: LoadedCandidate) -> tuple[np.ndarray, np.ndarray]:
-        """Base and adapter embeddings of the probe sentences; keeps the per-sentence change for plots."""
+        """Base and adapter embeddings of the probe; keeps each sentence's change for plots."""
         probe = self.probe_sentences
         base = self.encode_base_of(candidate, probe)
         adapted = self.encode_candidate(candidate, probe, "adapter")
@@ -230,11 +263,14 @@ class GateSession:
     def record(self, nodeid: str, outcome: CheckOutcome) -> None:
         """Keep a test's worst phase: a teardown error after a pass is still an error."""
         previous = self.outcomes.get(nodeid)
-        if previous is None or OUTCOME_SEVERITY[outcome.outcome] > OUTCOME_SEVERITY[previous.outcome]:
+        if (
+            previous is None
+            or OUTCOME_SEVERITY[outcome.outcome] > OUTCOME_SEVERITY[previous.outcome]
+        ):
             self.outcomes[nodeid] = outcome
 
     def unsound(self) -> list[CheckOutcome]:
-        """Gate tests that neither passed nor failed cleanly (skipped or errored): the gate fails closed."""
+        """Gate tests that were skipped or errored: not run to a verdict, so the gate fails closed."""
         return [o for o in self.outcomes.values() if o.outcome in ("skipped", "error")]
 
     def verdicts(self) -> dict[str, tuple[str, CheckOutcome | None]]:

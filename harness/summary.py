@@ -19,18 +19,26 @@ def render_summary(results: dict[str, Any], report_path: str | None = None) -> s
     lines += ["", render_text(results), ""]
     for name, error in results["missing_reference_datasets"].items():
         lines += textwrap.wrap(
-            f"reference data set '{name}' was not evaluated: {error.splitlines()[0]}", WIDTH,
+            f"reference data set '{name}' was not evaluated: {error.splitlines()[0]}",
+            WIDTH,
             subsequent_indent="  ",
         )
     for checkpoint in results["checkpoints"]:
         head = f"{checkpoint['verdict']:<8} {checkpoint['name']}"
         reason = verdict_reason(checkpoint)
-        lines += textwrap.wrap(head + (f": {reason}" if reason else ""), WIDTH, subsequent_indent="         ")
+        lines += textwrap.wrap(
+            head + (f": {reason}" if reason else ""), WIDTH, subsequent_indent="         "
+        )
     if results["not_applicable"]:
         lines.append("not applicable (not run, not counted as passed):")
-        lines += [f"  {n['check']}[{n['checkpoint']}]: {n['reason']}" for n in results["not_applicable"]]
+        lines += [
+            f"  {n['check']}[{n['checkpoint']}]: {n['reason']}" for n in results["not_applicable"]
+        ]
     unsound = [
-        c for ckpt in results["checkpoints"] for c in ckpt["checks"] if c["outcome"] in ("skipped", "error")
+        c
+        for ckpt in results["checkpoints"]
+        for c in ckpt["checks"]
+        if c["outcome"] in ("skipped", "error")
     ]
     if unsound:
         lines.append(

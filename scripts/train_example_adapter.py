@@ -25,8 +25,10 @@ Everything runs offline (``HF_HUB_OFFLINE=1``); the base model comes from the
 
 How long it takes
 -----------------
-One epoch (180 steps of batch 32) takes about 3.5 minutes on a 2-core CPU.
-Use ``--max-steps 5`` for a quick smoke run.
+One epoch (180 steps of batch 32) takes about 3.5 minutes on an otherwise idle 2-core CPU
+and much longer when the cores are shared (the committed checkpoint took 18 minutes on a
+2-core box with other jobs running). Peak memory is about 2.6 GB.
+Use ``--max-steps 5`` for a quick smoke run (a few seconds; same seed -> identical weights).
 
 Usage::
 
@@ -99,7 +101,9 @@ def read_stsb(path: Path) -> tuple[list[str], list[str], list[float]]:
                 continue
             cols = line.split("\t")
             if len(cols) < 7:
-                raise ValueError(f"{path}:{lineno}: expected >= 7 tab-separated columns, got {len(cols)}")
+                raise ValueError(
+                    f"{path}:{lineno}: expected >= 7 tab-separated columns, got {len(cols)}"
+                )
             score = float(cols[4])
             if not 0.0 <= score <= 5.0:
                 raise ValueError(f"{path}:{lineno}: score {score} outside [0, 5]")
@@ -141,7 +145,9 @@ def scrub_local_paths(out_dir: Path, local_paths: list[str]) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data", type=Path, default=default_data_path(), help="STS-B sts-train.csv")
+    parser.add_argument(
+        "--data", type=Path, default=default_data_path(), help="STS-B sts-train.csv"
+    )
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "models" / "minilm-stsb-lora")
     parser.add_argument("--epochs", type=float, default=1.0)
     parser.add_argument("--max-steps", type=int, default=-1, help="stop after N steps (quick runs)")
@@ -175,15 +181,15 @@ def main(argv: list[str] | None = None) -> int:
     model.add_adapter(peft.LoraConfig(**LORA_SETTINGS))
 
     lora_modules = sorted(
-        name.removesuffix(".lora_A")
-        for name, _ in bert.named_modules()
-        if name.endswith(".lora_A")
+        name.removesuffix(".lora_A") for name, _ in bert.named_modules() if name.endswith(".lora_A")
     )
     assert not any("pooler" in n for n in lora_modules), lora_modules
     assert len(lora_modules) == 6 * bert.config.num_hidden_layers, lora_modules
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     total = sum(p.numel() for p in model.parameters())
-    non_lora_trainable = [n for n, p in model.named_parameters() if p.requires_grad and "lora_" not in n]
+    non_lora_trainable = [
+        n for n, p in model.named_parameters() if p.requires_grad and "lora_" not in n
+    ]
     assert not non_lora_trainable, non_lora_trainable
     print(f"LoRA on {len(lora_modules)} modules; trainable {trainable:,} / {total:,} params")
 
@@ -226,14 +232,20 @@ def main(argv: list[str] | None = None) -> int:
         shutil.rmtree(out_dir)
     # The model card cannot look the base model up on the Hub offline; name it explicitly.
     model.model_card_data.base_model = HUB_ID
-    model.model_card_data.model_name = f"{HUB_ID} + LoRA (r=8) on STS-B train (release-gate example)"
+    model.model_card_data.model_name = (
+        f"{HUB_ID} + LoRA (r=8) on STS-B train (release-gate example)"
+    )
     model.save_pretrained(str(out_dir))
     touched = scrub_local_paths(out_dir, [base_path, str(Path(base_path).resolve()), str(out_dir)])
 
     settings = {
         "script": "scripts/train_example_adapter.py",
-        "command": "python scripts/train_example_adapter.py " + " ".join(
-            a for a in (argv if argv is not None else sys.argv[1:]) if a
+        "command": " ".join(
+            [
+                "python",
+                "scripts/train_example_adapter.py",
+                *(argv if argv is not None else sys.argv[1:]),
+            ]
         ),
         "base_model": HUB_ID,
         "seed": SEED,

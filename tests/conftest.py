@@ -35,7 +35,7 @@ SUMMARY_LINE = re.compile(r"^(PASSED|FAILED|ERROR) \S+::(test_\w+)\[([^\]]+)\]",
 
 @pytest.fixture(scope="session")
 def good_adapter_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One trained sentence-transformers-style adapter, built once per run; copy it, never edit it."""
+    """One trained sentence-transformers-style adapter, built once per run: copy, never edit."""
     from factories import make_adapter
 
     return make_adapter(tmp_path_factory.mktemp("templates") / "good-adapter")
@@ -51,7 +51,7 @@ def good_adapter(good_adapter_template: Path, tmp_path: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def embeddings_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One baseline-embedding cache for every gate project of the run (the baseline never changes)."""
+    """One baseline-embedding cache for all gate projects of a run (the baseline never changes)."""
     return tmp_path_factory.mktemp("embeddings-cache")
 
 
@@ -108,8 +108,11 @@ class GateRun:
         for start, line in enumerate(lines):
             if header.match(line):
                 end = next(
-                    (i for i in range(start + 1, len(lines))
-                     if re.match(r"^(_{3,} |={3,} )", lines[i])),
+                    (
+                        i
+                        for i in range(start + 1, len(lines))
+                        if re.match(r"^(_{3,} |={3,} )", lines[i])
+                    ),
                     len(lines),
                 )
                 return "\n".join(lines[start + 1 : end])
@@ -140,10 +143,17 @@ class GateProject:
 
     def run(self, *checkpoints: Path, args: Iterable[str] = ()) -> GateRun:
         """`pytest -m gpu --checkpoint=...` in the project, passed tests listed in the summary."""
-        return GateRun(self.pytester.runpytest_inprocess(
-            "-m", "gpu", "-p", "no:cacheprovider", "-rfEsp",
-            *(f"--checkpoint={c}" for c in checkpoints), *args,
-        ))
+        return GateRun(
+            self.pytester.runpytest_inprocess(
+                "-m",
+                "gpu",
+                "-p",
+                "no:cacheprovider",
+                "-rfEsp",
+                *(f"--checkpoint={c}" for c in checkpoints),
+                *args,
+            )
+        )
 
 
 @pytest.fixture
@@ -158,4 +168,3 @@ def gate_project(pytester: pytest.Pytester, embeddings_cache: Path) -> GateProje
     (pytester.path / "models").mkdir()
     (pytester.path / "gate.toml").write_text(gate_toml(embeddings_cache), encoding="utf-8")
     return GateProject(pytester)
-

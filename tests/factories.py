@@ -52,7 +52,9 @@ def load_base() -> SentenceTransformer:
 def lora_config(
     target_modules: Sequence[str] = DEFAULT_TARGETS, r: int = 8, lora_alpha: int = 16
 ) -> LoraConfig:
-    return LoraConfig(r=r, lora_alpha=lora_alpha, target_modules=list(target_modules), lora_dropout=0.0)
+    return LoraConfig(
+        r=r, lora_alpha=lora_alpha, target_modules=list(target_modules), lora_dropout=0.0
+    )
 
 
 def _train(module: torch.nn.Module) -> None:
@@ -71,8 +73,12 @@ def _folder(path: str | Path) -> Path:
 
 
 def make_adapter(
-    path: str | Path, *, trained: bool = True, target_modules: Sequence[str] = DEFAULT_TARGETS,
-    r: int = 8, lora_alpha: int = 16,
+    path: str | Path,
+    *,
+    trained: bool = True,
+    target_modules: Sequence[str] = DEFAULT_TARGETS,
+    r: int = 8,
+    lora_alpha: int = 16,
 ) -> Path:
     """A LoRA adapter saved the way sentence-transformers saves one (with modules.json)."""
     folder = _folder(path)
@@ -85,8 +91,12 @@ def make_adapter(
 
 
 def make_peft_adapter(
-    path: str | Path, *, trained: bool = True, target_modules: Sequence[str] = DEFAULT_TARGETS,
-    r: int = 8, lora_alpha: int = 16,
+    path: str | Path,
+    *,
+    trained: bool = True,
+    target_modules: Sequence[str] = DEFAULT_TARGETS,
+    r: int = 8,
+    lora_alpha: int = 16,
 ) -> Path:
     """A LoRA adapter saved by plain PEFT from the inner transformer (no modules.json)."""
     folder = _folder(path)
@@ -136,7 +146,11 @@ def add_wrapper_prefix(path: str | Path, prefix: str = ST_WRAPPER_PREFIX) -> Pat
     weights = Path(path) / ADAPTER_WEIGHTS
     tensors = load_file(str(weights))
     renamed = {
-        (PEFT_PREFIX + prefix + key[len(PEFT_PREFIX):] if key.startswith(PEFT_PREFIX) else prefix + key): value
+        (
+            PEFT_PREFIX + prefix + key[len(PEFT_PREFIX) :]
+            if key.startswith(PEFT_PREFIX)
+            else prefix + key
+        ): value
         for key, value in tensors.items()
     }
     save_file(renamed, str(weights), metadata={"format": "pt"})
@@ -158,7 +172,10 @@ def make_lora_alpha_zero(path: str | Path, *, good: str | Path | None = None) ->
 
 
 def make_absent_targets(
-    path: str | Path, *, targets: Sequence[str] = ("q_proj", "v_proj"), good: str | Path | None = None
+    path: str | Path,
+    *,
+    targets: Sequence[str] = ("q_proj", "v_proj"),
+    good: str | Path | None = None,
 ) -> Path:
     """A trained adapter whose config targets modules that BERT does not have."""
     folder = copy_checkpoint(good, path) if good else make_adapter(path)

@@ -64,6 +64,8 @@ def test_disabled_adapter_reproduces_base(candidate, gate_session):
 
 
 def test_baseline_untouched(candidate, baseline):
-    passes(checks.check_baseline_untouched(
-        candidate.checkpoint.name, baseline.fingerprint, baseline.current_fingerprint()
-    ))
+    passes(
+        checks.check_baseline_untouched(
+            candidate.checkpoint.name, baseline.fingerprint, baseline.current_fingerprint()
+        )
+    )

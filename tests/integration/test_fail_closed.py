@@ -1,4 +1,4 @@
-"""The gate fails closed: a run that could not check something never passes (pytester, in-process)."""
+"""The gate fails closed: a run that could not check something never passes (pytester)."""
 
 from __future__ import annotations
 

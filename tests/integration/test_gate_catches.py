@@ -15,6 +15,7 @@ import pytest
 import torch
 from factories import (
     ADAPTER_WEIGHTS,
+    add_wrapper_prefix,
     base_model_path,
     load_base,
     make_absent_targets,
@@ -30,7 +31,7 @@ from harness.adapter_checks import check_changes_embeddings, check_loaded_exactl
 from harness.checkpoints import read_checkpoint
 from harness.config import load_config
 from harness.diagnostics import key_prefix_mismatch
-from harness.loading import LoadedCandidate, verify_adapter_load
+from harness.loading import LoadedCandidate, load_candidate, verify_adapter_load
 
 pytestmark = pytest.mark.slow
 
@@ -103,7 +104,9 @@ def test_lora_alpha_zero_is_caught(gate_project, good_adapter):
 
 
 def test_absent_target_modules_are_caught(gate_project, good_adapter):
-    checkpoint = make_absent_targets(gate_project.checkpoint_path("absent-targets"), good=good_adapter)
+    checkpoint = make_absent_targets(
+        gate_project.checkpoint_path("absent-targets"), good=good_adapter
+    )
     run = gate_project.run(checkpoint)
 
     assert run.ret != 0
@@ -116,6 +119,20 @@ def test_absent_target_modules_are_caught(gate_project, good_adapter):
     assert "q_proj" in message and "v_proj" in message
     assert "check target_modules against the base model's module names" in message
     assert "FAILED CLOSED" in run.summary()
+
+
+@pytest.mark.parametrize("prefix", ["0.model.", "0.auto_model."])
+def test_wrong_prefix_diagnosis_names_the_wrapper_prefix(good_adapter, prefix):
+    """Whatever the wrapper called its transformer (`model` now, `auto_model` before
+    sentence-transformers 5), the diagnosis names exactly the extra prefix."""
+    add_wrapper_prefix(good_adapter, prefix)  # in place: the copy is this test's own
+    candidate = load_candidate(read_checkpoint(good_adapter), {}, "cpu")
+
+    message = check_loaded_exactly(candidate)
+
+    assert message is not None
+    assert f"the file's keys carry a prefix '{prefix}' that the model's keys lack" in message
+    assert f"(file: '{prefix}encoder.layer.0.attention.self.query.lora_A.weight'" in message
 
 
 # ---- the seed's loading path ----------------------------------------------------------------
@@ -145,10 +162,15 @@ def test_seed_loading_path_is_caught(good_adapter):
     lora_b = [p for name, p in st.named_parameters() if "lora_B" in name]
     assert len(lora_b) == 12 and not any(torch.any(p) for p in lora_b)
     config = load_config(REPO / "gate.toml")
-    probe = [s for s in config.effect.probe_path.read_text(encoding="utf-8").splitlines() if s.strip()]
+    probe = [
+        s for s in config.effect.probe_path.read_text(encoding="utf-8").splitlines() if s.strip()
+    ]
     base = load_base().encode(probe, convert_to_numpy=True)
     adapted = seed_model.encode(probe, convert_to_numpy=True)  # PeftModel forwards to the ST
-    np.testing.assert_array_equal(adapted[:8], st.encode(probe[:8], convert_to_numpy=True))
+    np.testing.assert_array_equal(  # the same computation, bit for bit
+        seed_model.encode(probe[:8], convert_to_numpy=True),
+        st.encode(probe[:8], convert_to_numpy=True),
+    )
 
     candidate = LoadedCandidate(
         read_checkpoint(good_adapter), st, base_path=base_model_path(), load_report=report

@@ -89,7 +89,10 @@ def test_folder_that_is_no_checkpoint_is_an_error(tmp_path):
     message = error(discover_checkpoints, tmp_path)
 
     assert str(tmp_path / "stray") in message
-    assert "holds neither adapter_config.json (a PEFT adapter) nor modules.json (a full model)" in message
+    assert (
+        "holds neither adapter_config.json (a PEFT adapter) nor modules.json (a full model)"
+        in message
+    )
     assert "remove the folder from the checkpoints directory" in message
 
 
@@ -98,7 +101,11 @@ def test_folder_that_is_no_checkpoint_is_an_error(tmp_path):
     [
         ("{not json", True, "is not valid JSON"),
         (json.dumps({"r": 8}), True, "is not a PEFT adapter config (no 'peft_type')"),
-        (json.dumps({"peft_type": "LORA"}), False, "has adapter_config.json but no adapter_model.safetensors"),
+        (
+            json.dumps({"peft_type": "LORA"}),
+            False,
+            "has adapter_config.json but no adapter_model.safetensors",
+        ),
     ],
 )
 def test_broken_adapter_folder_is_an_error(tmp_path, config, weights, expected):
@@ -146,8 +153,13 @@ def test_resolve_base_via_configured_alias(tmp_path):
 
 
 def test_configured_alias_to_a_missing_folder_is_an_error(tmp_path):
-    message = error(resolve_base, "acme/my-base", {"acme/my-base": tmp_path / "gone"}, source="gate.toml")
-    assert f"the alias for 'acme/my-base' points to {tmp_path / 'gone'}, which does not exist" in message
+    message = error(
+        resolve_base, "acme/my-base", {"acme/my-base": tmp_path / "gone"}, source="gate.toml"
+    )
+    assert (
+        f"the alias for 'acme/my-base' points to {tmp_path / 'gone'}, which does not exist"
+        in message
+    )
 
 
 def test_resolve_base_via_local_path(tmp_path):
@@ -162,7 +174,9 @@ def test_unresolvable_base_lists_the_alias_table_and_how_to_add_one(tmp_path):
     message = error(resolve_base, "acme/unknown-model", aliases, source=source)
 
     assert message.startswith(str(source))
-    assert "base model 'acme/unknown-model' cannot be resolved offline; the alias table is:" in message
+    assert (
+        "base model 'acme/unknown-model' cannot be resolved offline; the alias table is:" in message
+    )
     assert f"    {MINILM_HUB_ID} = {MINILM_PATH}" in message
     assert f"    acme/other = {tmp_path / 'other'}" in message
     assert '[aliases]\n    "acme/unknown-model" = "/path/to/local/model"' in message

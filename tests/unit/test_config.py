@@ -1,4 +1,4 @@
-"""gate.toml validation: the repository's file loads; every mistake is an error naming key and fix."""
+"""gate.toml validation: the repository's file loads; every mistake names its key and the fix."""
 
 from __future__ import annotations
 
@@ -52,9 +52,19 @@ def test_repository_gate_toml_loads():
     ("pattern", "typo", "table", "meant"),
     [
         (r"^batch_size = ", "batch_sise = ", "gate", "batch_size"),
-        (r"^min_mean_cosine_distance = ", "min_mean_cosine_distanse = ", "effect", "min_mean_cosine_distance"),
+        (
+            r"^min_mean_cosine_distance = ",
+            "min_mean_cosine_distanse = ",
+            "effect",
+            "min_mean_cosine_distance",
+        ),
         (r"^n_resamples = ", "n_resample = ", "comparison", "n_resamples"),
-        (r"^calibration_split = ", "calibraton_split = ", "datasets.it_incidents", "calibration_split"),
+        (
+            r"^calibration_split = ",
+            "calibraton_split = ",
+            "datasets.it_incidents",
+            "calibration_split",
+        ),
         (r"^\[threshold\]", "[treshold]", "gate.toml", "threshold"),
     ],
 )
@@ -68,10 +78,26 @@ def test_unknown_key_is_an_error_that_suggests_the_right_one(tmp_path, pattern, 
 @pytest.mark.parametrize(
     ("pattern", "replacement", "expected"),
     [
-        (r"^spearman = 0\.80", "spearman = 1.5", "[targets] spearman = 1.5 is outside its range [-1.0, 1.0]"),
-        (r"^roc_auc = 0\.95", "roc_auc = -0.1", "[targets] roc_auc = -0.1 is outside its range [0.0, 1.0]"),
-        (r"^confidence = 0\.95", "confidence = 1.5", "[comparison] confidence = 1.5 is outside its range"),
-        (r"^batch_size = 64", "batch_size = 0", "[gate] batch_size = 0 is outside its range [1, 65536]"),
+        (
+            r"^spearman = 0\.80",
+            "spearman = 1.5",
+            "[targets] spearman = 1.5 is outside its range [-1.0, 1.0]",
+        ),
+        (
+            r"^roc_auc = 0\.95",
+            "roc_auc = -0.1",
+            "[targets] roc_auc = -0.1 is outside its range [0.0, 1.0]",
+        ),
+        (
+            r"^confidence = 0\.95",
+            "confidence = 1.5",
+            "[comparison] confidence = 1.5 is outside its range",
+        ),
+        (
+            r"^batch_size = 64",
+            "batch_size = 0",
+            "[gate] batch_size = 0 is outside its range [1, 65536]",
+        ),
     ],
 )
 def test_value_outside_its_range_is_an_error(tmp_path, pattern, replacement, expected):
@@ -88,7 +114,9 @@ def test_unknown_target_metric_is_an_error(tmp_path):
 
 
 def test_unknown_comparison_metric_is_an_error(tmp_path):
-    message = config_error(edited(tmp_path, r'^metrics = \["spearman", "roc_auc"\]', 'metrics = ["spearman", "auc"]'))
+    message = config_error(
+        edited(tmp_path, r'^metrics = \["spearman", "roc_auc"\]', 'metrics = ["spearman", "auc"]')
+    )
     assert "[comparison] metrics names an unknown metric 'auc'" in message
     assert "known metrics:" in message
 
