@@ -137,6 +137,18 @@ class GateProject:
     def path(self) -> Path:
         return self.pytester.path
 
+    def include(self, gate_test_file: str) -> None:
+        """Copy another real gate test module (e.g. "test_quality.py") into the project."""
+        source = REPO / "tests" / "gate" / gate_test_file
+        shutil.copyfile(source, self.path / gate_test_file.replace(".py", "_battery.py"))
+
+    def set_config(self, old: str, new: str) -> None:
+        """Edit the project's gate.toml: replace one exact piece of text."""
+        path = self.path / "gate.toml"
+        text = path.read_text(encoding="utf-8")
+        assert old in text, f"{old!r} is not in gate.toml"
+        path.write_text(text.replace(old, new), encoding="utf-8")
+
     def checkpoint_path(self, name: str) -> Path:
         """Where to build a checkpoint: below the project's checkpoints_dir ("models")."""
         return self.path / "models" / name

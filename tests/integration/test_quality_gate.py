@@ -1,0 +1,106 @@
+"""The quality battery run for real (in-process) on the bundled fixture.
+
+A candidate identical to its baseline must be called out as such; the baseline is encoded
+once and then served from the on-disk cache; results.json carries every number a reviewer
+needs; a missing gating set fails the run while a missing reference set is only named.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from factories import make_full_model
+
+pytestmark = pytest.mark.slow
+
+FEW_RESAMPLES = ("n_resamples = 1000", "n_resamples = 200")
+
+
+@pytest.fixture
+def quality_project(gate_project):
+    gate_project.include("test_quality.py")
+    gate_project.set_config(*FEW_RESAMPLES)
+    return gate_project
+
+
+def results_of(project) -> dict:
+    return json.loads((project.path / "reports" / "latest" / "results.json").read_text())
+
+
+def test_candidate_identical_to_baseline_is_called_out(quality_project):
+    twin = make_full_model(quality_project.checkpoint_path("base-twin"))
+    run = quality_project.run(twin)
+
+    assert run.ret == 1
+    message = run.section("test_beats_baseline", "it_incidents-base-twin")
+    assert "identical to the baseline's on all 290 pairs" in message
+    assert "never applied" in message
+    assert "REJECT   base-twin" in run.summary()
+    evaluation = next(
+        e for e in results_of(quality_project)["evaluations"] if e["model"] == "base-twin"
+    )
+    assert evaluation["identical_to_baseline"] is True
+
+
+def test_baseline_is_encoded_once_then_served_from_the_cache(quality_project, tmp_path):
+    quality_project.set_config('cache_dir = "', f'cache_dir = "{tmp_path.as_posix()}/own-cache" #')
+    twin = make_full_model(quality_project.checkpoint_path("base-twin"))
+    quality_project.run(twin)
+    first = results_of(quality_project)["texts_encoded"]
+    quality_project.run(twin)
+    second = results_of(quality_project)["texts_encoded"]
+
+    baseline_key = "baseline/all-MiniLM-L6-v2"
+    assert first[baseline_key] > 500  # the fixture's unique sentences and the probe
+    assert baseline_key not in second  # nothing encoded again: all from the cache
+    assert second["candidate/base-twin/adapter"] == first["candidate/base-twin/adapter"]
+
+
+def test_results_json_holds_metrics_intervals_thresholds_and_fingerprints(
+    quality_project, good_adapter
+):
+    run = quality_project.run(good_adapter)
+    results = results_of(quality_project)
+
+    assert run.ret == 1  # the fixture's targets are far above what MiniLM reaches
+    assert results["schema_version"] == 1
+    assert results["config"]["threshold_policy"] == "best F1 on the calibration split"
+    (dataset,) = results["datasets"]
+    assert dataset["name"] == "it_incidents" and len(dataset["fingerprint"]) == 64
+    assert dataset["n_pairs"] == 290 and dataset["n_calibration_pairs"] == 190
+    (checkpoint,) = results["checkpoints"]
+    assert checkpoint["verdict"] == "REJECT" and len(checkpoint["fingerprint"]) == 64
+    assert {c["check"] for c in checkpoint["checks"]} >= {
+        "beats_baseline[it_incidents]",
+        "meets_targets[it_incidents]",
+        "fp_rate_under_target[it_incidents]",
+        "adapter_loaded_exactly",
+    }
+    assert len(results["baselines"][0]["weights_fingerprint"]) == 64
+    candidate = next(e for e in results["evaluations"] if e["role"] == "candidate")
+    spearman = candidate["metrics"]["spearman"]
+    low, high = spearman["ci"]
+    assert low <= spearman["value"] <= high
+    assert spearman["delta"] == pytest.approx(spearman["value"] - spearman["baseline"])
+    assert 0 < candidate["threshold"]["value"] < 1
+    (tn, fp), (fn, tp) = candidate["confusion_matrix"]
+    assert tn + fp + fn + tp == 290
+    assert candidate["metrics"]["fp_rate"]["value"] == pytest.approx(fp / (fp + tn))
+
+
+def test_missing_gating_set_fails_and_missing_reference_set_is_named(quality_project, good_adapter):
+    quality_project.set_config(
+        "[datasets.it_incidents]",
+        '[datasets.gone_reference]\nrole = "reference"\npath = "nowhere.jsonl"\n'
+        'format = "jsonl"\n\n[datasets.it_incidents]',
+    )
+    run = quality_project.run(good_adapter)
+    assert "reference data set 'gone_reference' was not evaluated" in run.summary()
+    assert "gone_reference" in results_of(quality_project)["missing_reference_datasets"]
+
+    quality_project.set_config('path = "/', 'path = "/nonexistent/')
+    run = quality_project.run(good_adapter)
+    assert run.ret == 1
+    message = run.section("test_beats_baseline", "it_incidents-good-adapter")
+    assert "gating data set 'it_incidents'" in message and "nonexistent" in message
