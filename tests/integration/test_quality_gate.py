@@ -8,6 +8,7 @@ needs; a missing gating set fails the run while a missing reference set is only 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from factories import make_full_model
@@ -22,6 +23,11 @@ def quality_project(gate_project):
     gate_project.include("test_quality.py")
     gate_project.set_config(*FEW_RESAMPLES)
     return gate_project
+
+
+def latest_results(project) -> Path:
+    """The newest run's results.json, by its real folder (not the moving `latest` link)."""
+    return (project.path / "reports" / "latest").resolve() / "results.json"
 
 
 def results_of(project) -> dict:
@@ -104,3 +110,37 @@ def test_missing_gating_set_fails_and_missing_reference_set_is_named(quality_pro
     assert run.ret == 1
     message = run.section("test_beats_baseline", "it_incidents-good-adapter")
     assert "gating data set 'it_incidents'" in message and "nonexistent" in message
+
+
+def test_compare_flags_a_real_regression_and_no_change_between_identical_runs(
+    quality_project, good_adapter, capsys
+):
+    """Night 1 promotes a trained adapter; night 2 ships an untrained one under the same name."""
+    from factories import copy_checkpoint, make_never_trained
+
+    from harness.__main__ import main
+
+    for old, new in (
+        ("spearman = 0.8", "spearman = -1.0"),
+        ("roc_auc = 0.95", "roc_auc = 0.0"),
+        ("fp_rate = 0.2", "fp_rate = 1.0"),
+        ("min_delta = 0.0", "min_delta = -1.0"),
+    ):
+        quality_project.set_config(old, new)
+    candidate = copy_checkpoint(good_adapter, quality_project.checkpoint_path("nightly"))
+    assert quality_project.run(candidate).ret == 0
+    night1 = latest_results(quality_project)
+    assert quality_project.run(candidate).ret == 0
+    night1_again = latest_results(quality_project)
+
+    capsys.readouterr()
+    assert main(["compare", str(night1), str(night1_again)]) == 0
+    assert "no change" in capsys.readouterr().out
+
+    make_never_trained(candidate)
+    assert quality_project.run(candidate).ret == 1
+    night2 = latest_results(quality_project)
+    capsys.readouterr()
+    assert main(["compare", str(night1), str(night2)]) == 1
+    out = capsys.readouterr().out
+    assert "PROMOTE -> REJECT" in out and "nightly" in out
