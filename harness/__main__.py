@@ -1,6 +1,7 @@
 """`python -m harness`: command-line tools around gate runs (the gate itself runs under pytest).
 
-    python -m harness compare OLD NEW   what changed between two runs (exit 1 on a regression)
+    python -m harness compare OLD NEW          what changed between two runs (exit 1 on a regression)
+    python -m harness merge --out DIR RUN...   one report from the report folders of N shards
 """
 
 from __future__ import annotations
@@ -29,7 +30,39 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("old", metavar="OLD", help="earlier run: results.json or report folder")
     compare.add_argument("new", metavar="NEW", help="later run: results.json or report folder")
     compare.set_defaults(handler=_compare)
+    merge = commands.add_parser(
+        "merge",
+        help="combine the report folders of several shards into one report "
+        "(exit 0 all promoted, 1 otherwise, 2 unreadable or disagreeing input)",
+        description="Merge the report folders of N shards (`pytest -m gpu --shard K/N`) into one "
+        "results.json, leaderboard, verdicts and report.html, as one run over all checkpoints "
+        "would have written them. Refuses shards that disagree on configuration, data "
+        "fingerprints or baselines.",
+    )
+    merge.add_argument("runs", nargs="+", metavar="RUN", help="a shard's report folder")
+    merge.add_argument("--out", required=True, metavar="DIR", help="report directory to write")
+    merge.set_defaults(handler=_merge)
     return parser
+
+
+def _merge(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime
+    from pathlib import Path
+
+    from harness.errors import GateInputError
+    from harness.merge import merge_runs
+    from harness.report import write_report
+    from harness.summary import render_summary
+
+    try:
+        results, arrays = merge_runs(args.runs)
+    except GateInputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    folder = write_report(results, arrays, Path(args.out), when=datetime.now(UTC))
+    print(render_summary(results, str(folder)))
+    promoted = all(c["verdict"] == "PROMOTE" for c in results["checkpoints"])
+    return 0 if promoted and results.get("complete", True) and results["checkpoints"] else 1
 
 
 def _compare(args: argparse.Namespace) -> int:

@@ -12,6 +12,7 @@ from harness.config import EffectSpec
 from harness.diagnostics import explain_no_effect
 from harness.loading import LoadedCandidate
 from harness.metrics import cosine_scores
+from harness.profile import ZERO_RELATIVE_UPDATE, ChangeProfile
 
 
 def check_loaded_exactly(candidate: LoadedCandidate) -> str | None:
@@ -82,4 +83,25 @@ def check_baseline_untouched(name: str, before: str, after: str) -> str | None:
         f"{after[:12]}): something injected an adapter into the shared base model in place, so "
         "every later comparison would be against a modified baseline. Load candidates onto a fresh "
         "copy of the base model."
+    )
+
+
+def check_updates_every_module(
+    name: str, profile: ChangeProfile, min_changed_fraction: float
+) -> str | None:
+    """At least `min_changed_fraction` of the adapted modules have a non-zero weight update."""
+    if not profile.modules:
+        return f"{name}: the adapter adapts no module (no LoRA layer or saved module was found)"
+    if profile.changed_fraction >= min_changed_fraction and profile.changed_fraction > 0:
+        return None
+    unchanged = profile.unchanged
+    listed = "\n".join(f"  - {module}" for module in unchanged)
+    return (
+        f"{name}: {len(unchanged)} of {len(profile.modules)} adapted modules have a zero weight "
+        f"update (relative update <= {ZERO_RELATIVE_UPDATE:g}), so "
+        f"{len(profile.changed)}/{len(profile.modules)} = {profile.changed_fraction:.3g} changed "
+        f"(needs >= {min_changed_fraction:g}, [effect] min_changed_fraction):\n{listed}\n"
+        "these modules were never trained: check that the optimizer received their parameters "
+        "and that they are on the forward path (sentence-transformers never calls BERT's "
+        "pooler), or drop them from target_modules"
     )

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,7 @@ from harness.errors import CheckpointError
 
 ADAPTER_CONFIG = "adapter_config.json"
 ADAPTER_WEIGHTS = "adapter_model.safetensors"
+PICKLED = "adapter_model.bin"  # refused: unpickling runs code (harness.preflight)
 ST_MODULES = "modules.json"
 MINILM_HUB_ID = "sentence-transformers/all-MiniLM-L6-v2"
 
@@ -27,6 +29,10 @@ class Checkpoint:
     kind: str
     saved_by: str
     adapter_config: dict[str, Any] = field(default_factory=dict, compare=False)
+    #: the PEFT adapter name, and its folder relative to `path` ("" for the top-level adapter;
+    #: `PeftModel.save_pretrained` writes adapters other than "default" to `<name>/`)
+    adapter_name: str = "default"
+    subpath: str = ""
 
     @property
     def is_adapter(self) -> bool:
@@ -38,8 +44,13 @@ class Checkpoint:
         return self.adapter_config.get("base_model_name_or_path") if self.is_adapter else None
 
     @property
+    def adapter_dir(self) -> Path:
+        """The folder holding this adapter's config and weights."""
+        return self.path / self.subpath if self.subpath else self.path
+
+    @property
     def adapter_file(self) -> Path:
-        return self.path / ADAPTER_WEIGHTS
+        return self.adapter_dir / ADAPTER_WEIGHTS
 
 
 def read_checkpoint(path: str | Path, name: str | None = None) -> Checkpoint:
@@ -68,7 +79,8 @@ def read_checkpoint(path: str | Path, name: str | None = None) -> Checkpoint:
                 "is not a PEFT adapter config (no 'peft_type')",
                 "re-save the adapter with save_pretrained",
             )
-        if not (folder / ADAPTER_WEIGHTS).exists():
+        # a pickle-only adapter (adapter_model.bin) is refused by harness.preflight, by name
+        if not (folder / ADAPTER_WEIGHTS).exists() and not (folder / PICKLED).exists():
             raise CheckpointError(
                 folder,
                 f"has {ADAPTER_CONFIG} but no {ADAPTER_WEIGHTS}",
@@ -76,6 +88,15 @@ def read_checkpoint(path: str | Path, name: str | None = None) -> Checkpoint:
             )
         saved_by = "sentence-transformers" if (folder / ST_MODULES).exists() else "peft"
         return Checkpoint(name, folder, KIND_ADAPTER, saved_by, config)
+    for weights in (ADAPTER_WEIGHTS, PICKLED):
+        if (folder / weights).exists():  # adapter weights without a config: not a full model
+            raise CheckpointError(
+                config_path,
+                f"is missing: the folder holds adapter weights ({weights}) but no adapter config, "
+                "so neither the base model nor the LoRA settings are known",
+                f"copy {ADAPTER_CONFIG} from where the adapter was saved (save_pretrained writes "
+                "it beside the weights), or re-save the adapter",
+            )
     if (folder / ST_MODULES).exists():
         return Checkpoint(name, folder, KIND_FULL_MODEL, "sentence-transformers")
     raise CheckpointError(
@@ -83,6 +104,46 @@ def read_checkpoint(path: str | Path, name: str | None = None) -> Checkpoint:
         f"holds neither {ADAPTER_CONFIG} (a PEFT adapter) nor {ST_MODULES} (a full model)",
         "remove the folder from the checkpoints directory, or save the model into it",
     )
+
+
+def named_adapter_folders(folder: Path) -> list[Path]:
+    """Sub-folders holding a named adapter (PEFT's layout for several adapters), sorted."""
+    return sorted(
+        sub
+        for sub in folder.iterdir()
+        if sub.is_dir() and not sub.name.startswith((".", "_")) and (sub / ADAPTER_CONFIG).exists()
+    )
+
+
+def read_checkpoints(path: str | Path, name: str | None = None) -> list[Checkpoint]:
+    """One checkpoint per adapter of a folder: one for a single adapter or a full model; for
+    several adapters (`PeftModel.save_pretrained` with several: the default adapter at the
+    top, the others under `<name>/`) one per adapter, each named `<folder>/<adapter>`."""
+    folder = Path(path)
+    subs = named_adapter_folders(folder) if folder.is_dir() else []
+    if not subs:
+        return [read_checkpoint(folder, name)]
+    name = name or folder.resolve().name
+    top = None
+    if (folder / ADAPTER_CONFIG).exists() or (folder / ST_MODULES).exists():
+        top = read_checkpoint(folder, name)
+        if not top.is_adapter:
+            return [top]  # a full model's sub-folders are its modules, never adapters
+    saved_by = top.saved_by if top else "peft"
+    found = [replace(top, name=f"{name}/default")] if top else []
+    for sub in subs:
+        adapter = read_checkpoint(sub)
+        found.append(
+            replace(
+                adapter,
+                name=f"{name}/{sub.name}",
+                path=folder,
+                saved_by=saved_by,
+                adapter_name=sub.name,
+                subpath=sub.name,
+            )
+        )
+    return found
 
 
 def discover_checkpoints(directory: str | Path) -> list[Checkpoint]:
@@ -101,12 +162,12 @@ def discover_checkpoints(directory: str | Path) -> list[Checkpoint]:
             "the checkpoints directory holds no checkpoint",
             "save an adapter or model into a sub-folder, or pass --checkpoint PATH",
         )
-    return [read_checkpoint(folder) for folder in folders]
+    return [checkpoint for folder in folders for checkpoint in read_checkpoints(folder)]
 
 
 def checkpoints_from_paths(paths: list[str]) -> list[Checkpoint]:
     """The checkpoints named by --checkpoint; two with one name are refused."""
-    checkpoints = [read_checkpoint(path) for path in paths]
+    checkpoints = [checkpoint for path in paths for checkpoint in read_checkpoints(path)]
     seen: dict[str, Path] = {}
     for checkpoint in checkpoints:
         if checkpoint.name in seen:
@@ -155,3 +216,14 @@ def resolve_base(base_id: str, aliases: dict[str, Path], *, source: str | Path) 
         f"base model '{base_id}' cannot be resolved offline; the alias table is:\n{known}",
         f'add it to gate.toml:\n    [aliases]\n    "{base_id}" = "/path/to/local/model"',
     )
+
+
+def shard_index(name: str, shards: int) -> int:
+    """The shard (1..shards) a checkpoint belongs to: a hash of its name, so adding a
+    checkpoint never moves the others."""
+    return int(hashlib.sha256(name.encode("utf-8")).hexdigest()[:16], 16) % shards + 1
+
+
+def select_shard(checkpoints: list[Checkpoint], shard: int, shards: int) -> list[Checkpoint]:
+    """The checkpoints of shard `shard` of `shards` (`--shard K/N`)."""
+    return [c for c in checkpoints if shard_index(c.name, shards) == shard]

@@ -53,6 +53,8 @@ class EffectSpec:
     probe_path: Path
     min_mean_cosine_distance: float
     min_max_cosine_distance: float
+    #: the share of adapted modules whose weight update must be non-zero (1.0: every one)
+    min_changed_fraction: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,21 @@ class ComparisonSpec:
     n_resamples: int
     confidence: float
     seed: int
+
+
+@dataclass(frozen=True)
+class ThroughputSpec:
+    """Encode-throughput benchmarks: batch sizes, the merged/base gate, the probe corpus.
+
+    The corpus is `corpus_path` (default: [effect] probe_path) cycled to `corpus_size`
+    sentences; each of `rounds` timed rounds encodes it once.
+    """
+
+    batch_sizes: tuple[int, ...] = (16, 64)
+    min_merged_ratio: float = 0.95
+    corpus_path: Path | None = None
+    corpus_size: int = 512
+    rounds: int = 5
 
 
 @dataclass(frozen=True)
@@ -82,6 +99,7 @@ class GateConfig:
     comparison: ComparisonSpec
     threshold: ThresholdPolicy
     datasets: tuple[DatasetSpec, ...]
+    throughput: ThroughputSpec = field(default_factory=ThroughputSpec)
 
     def replace(self, **changes: Any) -> GateConfig:
         """A copy with some fields changed (command-line overrides)."""
@@ -276,6 +294,7 @@ def load_config(path: str | Path) -> GateConfig:
             "min_mean_cosine_distance", 1e-4, low=0, high=2
         ),
         min_max_cosine_distance=effect_table.number("min_max_cosine_distance", 1e-3, low=0, high=2),
+        min_changed_fraction=effect_table.number("min_changed_fraction", 1.0, low=0, high=1),
     )
     effect_table.finish()
 
@@ -311,6 +330,8 @@ def load_config(path: str | Path) -> GateConfig:
         ) from exc
     thr.finish()
 
+    throughput = _throughput(source, _Table(source, "throughput", root.get("throughput", dict, {})))
+
     default_targets = _targets(source, _Table(source, "targets", root.get("targets", dict, {})))
     dataset_tables = root.get("datasets", dict, {})
     datasets = tuple(
@@ -337,7 +358,31 @@ def load_config(path: str | Path) -> GateConfig:
         comparison=comparison,
         threshold=threshold,
         datasets=datasets,
+        throughput=throughput,
     )
+
+
+def _throughput(source: Path, table: _Table) -> ThroughputSpec:
+    """[throughput]: batch sizes (positive, distinct), the merged/base ratio, the corpus."""
+    sizes = table.get("batch_sizes", list, [16, 64])
+    if not sizes or any(
+        isinstance(b, bool) or not isinstance(b, int) or not 1 <= b <= 65536 for b in sizes
+    ) or len(set(sizes)) != len(sizes):
+        raise ConfigError(
+            source,
+            f"[throughput] batch_sizes = {sizes!r} must be distinct whole numbers from 1 to 65536",
+            "list them like batch_sizes = [16, 64]",
+        )
+    corpus = table.get("corpus_path", str, None)
+    spec = ThroughputSpec(
+        batch_sizes=tuple(sizes),
+        min_merged_ratio=table.number("min_merged_ratio", 0.95, low=0.0, high=10.0),
+        corpus_path=_path(source.parent, corpus) if corpus else None,
+        corpus_size=int(table.number("corpus_size", 512, low=1, high=1_000_000)),
+        rounds=int(table.number("rounds", 5, low=1, high=1000)),
+    )
+    table.finish()
+    return spec
 
 
 def check_device(device: str, source: str | Path = "--device") -> str:

@@ -40,6 +40,23 @@ def key_prefix_mismatch(report: LoadReport) -> str | None:
     )
 
 
+def lost_trained_tensors(report: LoadReport) -> list[str]:
+    """Trained tensors other than LoRA A/B that the file lacks, so the model kept its own: DoRA
+    magnitude vectors, re-initialised from the base (a missing modules_to_save copy is refused
+    before the load, by harness.preflight)."""
+    findings = []
+    magnitudes = [key for key in report.missing if "lora_magnitude_vector" in key]
+    if magnitudes:
+        findings.append(
+            f"{len(magnitudes)} DoRA magnitude vectors (lora_magnitude_vector, use_dora) are not "
+            f"in the file, e.g. {magnitudes[0]}: PEFT re-initialised them from the base weights' "
+            "row norms, so the trained magnitudes are lost. Re-save the adapter with PEFT's "
+            "save_pretrained and load it with PeftModel.from_pretrained (sentence-transformers' "
+            "load_adapter loses DoRA magnitudes too)"
+        )
+    return findings
+
+
 def zero_lora_b(adapter_file: Path) -> list[str]:
     """LoRA B matrices in the file that are all zeros (never trained: B starts at zero)."""
     return sorted(
@@ -83,6 +100,8 @@ def explain_no_effect(
         prefix = key_prefix_mismatch(report)
         if prefix:
             findings.append(prefix)
+        else:
+            findings += lost_trained_tensors(report)
         zeros = zero_lora_b(report.adapter_file)
         if zeros:
             total = count_lora_b(report.adapter_file)

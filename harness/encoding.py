@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ctypes
+import gc
 import hashlib
 import json
 import os
@@ -9,6 +11,7 @@ import sys
 import tempfile
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +25,84 @@ PROGRESS_MIN_TEXTS = 1000
 
 def text_key(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class EncodeEvent:
+    """Something an encode had to work around, e.g. the GPU ran out of memory at a batch size."""
+
+    kind: str  # "out_of_memory"
+    key: str  # the model and mode ("candidate/x/adapter"), "" when unnamed
+    n_texts: int
+    batch_size: int
+    new_batch_size: int
+
+    @property
+    def message(self) -> str:
+        what = f" ({self.key})" if self.key else ""
+        return (
+            f"out of GPU memory encoding {self.n_texts} texts{what} at batch size "
+            f"{self.batch_size}: continued at batch size {self.new_batch_size}"
+        )
+
+    def to_dict(self) -> dict[str, object]:
+        return {**asdict(self), "message": self.message}
+
+
+class EncodeOutOfMemory(RuntimeError):
+    """The GPU ran out of memory even at batch size 1."""
+
+
+def encode_texts(
+    model: SentenceTransformer, texts: Sequence[str], batch_size: int, *, key: str = "",
+    events: list[EncodeEvent] | None = None, show_progress: bool = False,
+) -> tuple[np.ndarray, int]:
+    """Encode with `batch_size`, halving it on CUDA out-of-memory until it fits.
+
+    Returns the vectors (float32) and the batch size that succeeded; each halving is
+    appended to `events` (the run's summary prints them). Out of memory at batch size 1
+    raises EncodeOutOfMemory with what was tried, never a bare CUDA error.
+    """
+    size = batch_size
+    while True:
+        try:
+            with torch.inference_mode():
+                vectors = model.encode(
+                    list(texts), batch_size=size, convert_to_numpy=True,
+                    show_progress_bar=show_progress,
+                )
+            return np.asarray(vectors, dtype=np.float32), size
+        except torch.cuda.OutOfMemoryError as exc:
+            error = str(exc).splitlines()[0] if str(exc) else "CUDA out of memory"
+        _release_cuda_memory()  # outside `except`: the traceback's frames held the batch
+        if size <= 1:
+            raise EncodeOutOfMemory(
+                f"out of GPU memory encoding {len(texts)} texts{f' ({key})' if key else ''} "
+                f"even at batch size 1 (started at {batch_size}): {error}"
+            )
+        event = EncodeEvent("out_of_memory", key, len(texts), size, max(1, size // 2))
+        if events is not None:
+            events.append(event)
+        size = event.new_batch_size
+
+
+def trim_heap() -> None:
+    """Return the C heap's free memory to the OS (glibc `malloc_trim`; elsewhere a no-op).
+
+    Called when a candidate leaves memory: without it, freed model memory stays in the
+    process (RSS) and the run's peak creeps up with every checkpoint.
+    """
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
+def _release_cuda_memory() -> None:
+    """Free what a failed batch left behind (the exception's frames hold its tensors)."""
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
 
 
 class Embedder:
@@ -42,6 +123,7 @@ class Embedder:
         self.show_progress = show_progress
         self._memory: dict[str, dict[str, np.ndarray]] = {}
         self.encoded: Counter[str] = Counter()  # texts actually sent to a model, per key
+        self.events: list[EncodeEvent] = []  # out-of-memory fallbacks, for the summary
 
     def encode(
         self, model: SentenceTransformer, texts: Sequence[str], *, key: str,
@@ -54,7 +136,7 @@ class Embedder:
             self._memory[key] = store
         todo = list(dict.fromkeys(t for t in texts if text_key(t) not in store))
         if todo:
-            vectors = self.raw_encode(model, todo)
+            vectors = self.raw_encode(model, todo, key=key)
             for text, vector in zip(todo, vectors, strict=True):
                 store[text_key(text)] = vector
             self.encoded[key] += len(todo)
@@ -67,14 +149,18 @@ class Embedder:
         for key in [k for k in self._memory if k.startswith(prefix)]:
             del self._memory[key]
 
-    def raw_encode(self, model: SentenceTransformer, texts: Sequence[str]) -> np.ndarray:
-        """One encode call with the gate's settings, no memo: the floor everything else is held to."""
-        with torch.inference_mode():
-            vectors = model.encode(
-                list(texts), batch_size=self.batch_size, convert_to_numpy=True,
-                show_progress_bar=self.progress_for(len(texts)),
-            )
-        return np.asarray(vectors, dtype=np.float32)
+    def raw_encode(
+        self, model: SentenceTransformer, texts: Sequence[str], *, key: str = ""
+    ) -> np.ndarray:
+        """One encode call with the gate's settings, no memo: the floor everything else is held to.
+
+        On CUDA out-of-memory the batch size halves, for this encode and the rest of the run.
+        """
+        vectors, self.batch_size = encode_texts(
+            model, texts, self.batch_size, key=key, events=self.events,
+            show_progress=self.progress_for(len(texts)),
+        )
+        return vectors
 
     def progress_for(self, n_texts: int) -> bool:
         """`show_progress` if set, else a bar for long encodes on a terminal only (not in CI)."""

@@ -52,6 +52,7 @@ class LoadedDataset:
 
 def load_dataset(spec: DatasetSpec) -> LoadedDataset:
     """Read a configured data set and split it into calibration and test parts."""
+    _check_paths_exist(spec)
     data = read_pairs(spec.path, spec.format, name=spec.name, binary_cutoff=spec.binary_cutoff)
     if spec.calibration_path is not None:
         calibration = read_pairs(
@@ -80,6 +81,20 @@ def load_dataset(spec: DatasetSpec) -> LoadedDataset:
                 "add pairs of the other class, or set binary_cutoff so both classes occur",
             )
     return LoadedDataset(spec, test, calibration)
+
+
+def _check_paths_exist(spec: DatasetSpec) -> None:
+    """A configured path that does not exist is named with its gate.toml key, not just the file."""
+    for key, path in (("path", spec.path), ("calibration_path", spec.calibration_path)):
+        if path is not None and not path.exists():
+            raise DataError(
+                path,
+                f"the file does not exist ([datasets.{spec.name}] {key} in gate.toml, "
+                f"role {spec.role})",
+                f"correct {key} under [datasets.{spec.name}]: a relative path is relative to "
+                "gate.toml's folder, and {datasets} is $GATE_DATASETS, else ../shared/datasets "
+                "beside the project",
+            )
 
 
 def score_pairs(encode: Encode, data: PairDataset) -> np.ndarray:

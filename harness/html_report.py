@@ -26,6 +26,7 @@ from matplotlib.figure import Figure  # noqa: E402
 from sklearn.metrics import roc_curve  # noqa: E402
 
 from harness.leaderboard import _role, _table, datasets_in, verdict_reason  # noqa: E402
+from harness.summary import profile_line  # noqa: E402
 
 DPI = 90
 N_BINS = 40
@@ -248,6 +249,50 @@ def _probe_plot(name: str, distances: np.ndarray) -> str:
     return _png(fig)
 
 
+def _profile_plot(name: str, profile: dict[str, Any]) -> str:
+    """Relative weight update of each adapted module by layer (log scale), one marker per module
+    type; modules with a zero update sit on the floor as red crosses."""
+    modules = profile.get("modules", [])
+    layers = [m["layer"] for m in modules if m.get("layer") is not None]
+    other = (max(layers) + 1) if layers else 0  # modules outside the layers (pooler, embeddings)
+    positive = [m["relative_update"] for m in modules if m["relative_update"] > 0]
+    floor = (min(positive) / 10) if positive else 1e-8
+    zero = profile.get("zero_threshold", 0.0)
+    groups: dict[str, list[tuple[float, float]]] = {}
+    unchanged: list[tuple[float, float]] = []
+    for m in modules:
+        layer = m["layer"] if m.get("layer") is not None else other
+        kind = m["module"].split(f"layer.{m['layer']}.")[-1] if m.get("layer") is not None else (
+            m["module"])
+        if m["relative_update"] <= zero:
+            unchanged.append((layer, floor))
+        else:
+            groups.setdefault(kind, []).append((layer, m["relative_update"]))
+    fig, ax = plt.subplots(figsize=(6.4, 3.0))
+    offsets = np.linspace(-0.25, 0.25, max(1, len(groups)))
+    for offset, (kind, points) in zip(offsets, sorted(groups.items()), strict=False):
+        xs, ys = zip(*points, strict=True)
+        ax.plot(np.asarray(xs) + offset, ys, "o", markersize=4.5, alpha=0.85, label=_mpl(kind))
+    if unchanged:
+        xs, ys = zip(*unchanged, strict=True)
+        ax.plot(xs, ys, "x", color="#cf222e", markersize=8, mew=2,
+                label=f"zero update ({len(unchanged)})")
+    ax.set_yscale("log")
+    ticks = sorted(set(layers))
+    labels = [str(t) for t in ticks]
+    if any(m.get("layer") is None for m in modules):
+        ticks.append(other)
+        labels.append("other")
+    ax.set_xticks(ticks, labels)
+    ax.set(xlabel="layer", ylabel="||update|| / ||base weight||")
+    ax.set_title(_mpl(f"Per-module change profile: {name}"), fontsize=9, loc="left")
+    ax.legend(fontsize=6.5, loc="center left", bbox_to_anchor=(1.0, 0.5))
+    ax.grid(alpha=0.3, which="both", axis="y")
+    ax.tick_params(labelsize=8)
+    fig.tight_layout()
+    return _png(fig)
+
+
 # ---- sections -------------------------------------------------------------------------------
 
 
@@ -375,6 +420,12 @@ def _probe_section(results: dict[str, Any], arrays: dict[str, np.ndarray]) -> st
                    f"min {distances.min():.3e}")
         parts.append(_figure(_probe_plot(ckpt["name"], distances),
                              f"probe distance distribution of {ckpt['name']}", caption))
+    for ckpt in results.get("checkpoints", []):
+        profile = ckpt.get("change_profile")
+        if profile and profile.get("modules"):
+            found = True
+            parts.append(_figure(_profile_plot(ckpt["name"], profile),
+                                 f"change profile of {ckpt['name']}", profile_line(profile)))
     return "\n".join(parts) if found or len(parts) > 1 else ""
 
 
@@ -449,9 +500,10 @@ def _environment_section(results: dict[str, Any]) -> str:
             ["name", "kind", "saved by", "base model", "path", "fingerprint"],
             [(c.get("name"), c.get("kind"), c.get("saved_by"), c.get("base_model"), c.get("path"),
               c.get("fingerprint")) for c in results["checkpoints"]], css="env"))
-    if results.get("texts_encoded"):
+    encoded = results.get("run", {}).get("texts_encoded") or results.get("texts_encoded")
+    if encoded:  # in `run` (work done, not a finding); top-level in older documents
         parts.append("<h3>Texts encoded</h3>" + _table_html(
-            ["model / mode", "texts"], results["texts_encoded"].items(), numeric_from=1))
+            ["model / mode", "texts"], encoded.items(), numeric_from=1))
     return "\n".join(parts)
 
 

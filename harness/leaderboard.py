@@ -65,7 +65,7 @@ def leaderboard_rows(results: dict[str, Any], dataset: str) -> list[dict[str, An
 
 def _table(results: dict[str, Any], dataset: str) -> tuple[list[str], list[list[str]]]:
     metric = primary_metric(results, dataset) or "-"
-    header = ["#", "model", *(label for _, label in COLUMNS), f"{metric} vs baseline [95% CI]"]
+    header = ["#", "model", *(label for _, label in COLUMNS), f"{metric} delta [95% CI]"]
     rows = leaderboard_rows(results, dataset)
     with_throughput = any(r["throughput"] for r in rows)
     if with_throughput:
@@ -93,17 +93,87 @@ def render_text(results: dict[str, Any]) -> str:
     blocks = []
     for dataset in datasets_in(results):
         header, body = _table(results, dataset)
-        widths = [max(len(row[i]) for row in [header, *body]) for i in range(len(header))]
         lines = [f"{dataset} ({_role(results, dataset)})"]
-        for row in [header, *body]:
-            lines.append(
-                "  ".join(
-                    cell.ljust(w) if i == 1 else cell.rjust(w)
-                    for i, (cell, w) in enumerate(zip(row, widths, strict=True))
-                ).rstrip()
-            )
+        lines += _fixed_width(header, body, left=(1,), tight=METRIC_COLUMNS[1:])
+        blocks.append("\n".join(lines))
+    if throughput_rows(results):
+        header, body = _throughput_table(results)
+        lines = [throughput_title(results), *_fixed_width(header, body, left=(0, 1))]
         blocks.append("\n".join(lines))
     return "\n\n".join(blocks)
+
+
+#: the metric columns of a data set's text table; one space between them keeps the table,
+#: its interval and its sent/s column within 100 columns
+METRIC_COLUMNS = tuple(range(2, 2 + len(COLUMNS)))
+
+
+def _fixed_width(
+    header: list[str], body: list[list[str]], left: tuple[int, ...], tight: tuple[int, ...] = ()
+) -> list[str]:
+    """Aligned rows: columns in `left` left-aligned, one space before columns in `tight`."""
+    widths = [max(len(row[i]) for row in [header, *body]) for i in range(len(header))]
+    return [
+        "".join(
+            ("" if i == 0 else " " if i in tight else "  ")
+            + (cell.ljust(w) if i in left else cell.rjust(w))
+            for i, (cell, w) in enumerate(zip(row, widths, strict=True))
+        ).rstrip()
+        for row in [header, *body]
+    ]
+
+
+THROUGHPUT_MODES = ("base", "shipped", "merged")
+
+
+def throughput_rows(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """Sentences/s per checkpoint, dtype and batch size: base, shipped, merged, merged/base."""
+    rows = []
+    for checkpoint in results["checkpoints"]:
+        block = checkpoint.get("throughput")
+        if not block:
+            continue
+        cases: dict[tuple[str, int], dict[str, float]] = {}
+        for run in block["runs"]:
+            key = (run["dtype"], run["batch_size"])
+            cases.setdefault(key, {})[run["mode"]] = run["sentences_per_second"]
+        ratios = {(r["dtype"], r["batch_size"]): r["ratio"] for r in block["merged_vs_base"]}
+        for (dtype, batch_size), speeds in cases.items():
+            rows.append(
+                {
+                    "checkpoint": checkpoint["name"],
+                    "dtype": dtype,
+                    "batch_size": batch_size,
+                    **{mode: speeds.get(mode) for mode in THROUGHPUT_MODES},
+                    "merged_vs_base": ratios.get((dtype, batch_size)),
+                }
+            )
+    return rows
+
+
+def throughput_title(results: dict[str, Any]) -> str:
+    blocks = [c["throughput"] for c in results["checkpoints"] if c.get("throughput")]
+    first = blocks[0]
+    rounds = max((r["rounds"] for r in first["runs"]), default=0)
+    return (
+        f"throughput (sentences/s, best of {rounds} rounds over "
+        f"{first['corpus']['sentences']} sentences; {first['device']})"
+    )
+
+
+def _throughput_table(results: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
+    header = ["checkpoint", "dtype", "batch", *THROUGHPUT_MODES, "merged/base"]
+    body = [
+        [
+            r["checkpoint"],
+            r["dtype"],
+            str(r["batch_size"]),
+            *(_fmt(r[mode], 0) for mode in THROUGHPUT_MODES),
+            "-" if r["merged_vs_base"] is None else f"{r['merged_vs_base']:.2f}x",
+        ]
+        for r in throughput_rows(results)
+    ]
+    return header, body
 
 
 def render_markdown(results: dict[str, Any]) -> str:
@@ -114,6 +184,13 @@ def render_markdown(results: dict[str, Any]) -> str:
         parts += [f"## {dataset} ({_role(results, dataset)})", ""]
         parts.append("| " + " | ".join(header) + " |")
         parts.append("|" + "|".join("---" if i == 1 else "---:" for i in range(len(header))) + "|")
+        parts += ["| " + " | ".join(row) + " |" for row in body]
+        parts.append("")
+    if throughput_rows(results):
+        header, body = _throughput_table(results)
+        parts += [f"## {throughput_title(results).capitalize()}", ""]
+        parts.append("| " + " | ".join(header) + " |")
+        parts.append("|" + "|".join("---" if i < 2 else "---:" for i in range(len(header))) + "|")
         parts += ["| " + " | ".join(row) + " |" for row in body]
         parts.append("")
     parts += ["## Verdicts", ""]

@@ -21,6 +21,11 @@ from sentence_transformers import SentenceTransformer  # noqa: E402
 
 from harness.checkpoints import Checkpoint, resolve_base  # noqa: E402
 from harness.errors import CheckpointError, ConfigError  # noqa: E402
+from harness.preflight import (  # noqa: E402
+    check_adapter_files,
+    check_adapter_fits_base,
+    check_base_is_configured,
+)
 
 PEFT_PREFIX = "base_model.model."
 SAMPLE = 5
@@ -172,31 +177,54 @@ class LoadedCandidate:
             self._merged = merged
         return self._merged
 
+    def in_dtype(self, dtype: torch.dtype, *, merged: bool) -> SentenceTransformer:
+        """A copy cast to `dtype`: the unmerged model (adapter layers cast with it), or the model
+        merged in float32 (`merged()`) and cast afterwards, so no merge rounds in low precision."""
+        cast = copy.deepcopy(self.merged() if merged else self.model).to(dtype)
+        cast.eval()
+        return cast
+
 
 def load_candidate(
-    checkpoint: Checkpoint, aliases: dict[str, Path], device: str
+    checkpoint: Checkpoint,
+    aliases: dict[str, Path],
+    device: str,
+    *,
+    bases: dict[str, Path] | None = None,
 ) -> LoadedCandidate:
-    """Load a checkpoint for gating; adapters go through PEFT on the inner transformer."""
+    """Load a checkpoint for gating; adapters go through PEFT on the inner transformer.
+
+    Before the slow load an adapter must fit its base (`harness.preflight`): the base it names
+    is one of `bases` (the gate's configured bases, when given), and its tensors fit the base.
+    """
     if not checkpoint.is_adapter:
         return LoadedCandidate(checkpoint, load_sentence_transformer(checkpoint.path, device))
+    check_adapter_files(checkpoint.adapter_dir, checkpoint.adapter_config)  # no pickle, finite
     base_id = checkpoint.base_id
     if not base_id:
         raise CheckpointError(
-            checkpoint.path / "adapter_config.json",
+            checkpoint.adapter_dir / "adapter_config.json",
             "names no base model (base_model_name_or_path)",
             "set base_model_name_or_path to the base model's hub id",
         )
-    base_path = resolve_base(base_id, aliases, source=checkpoint.path / "adapter_config.json")
+    config_file = checkpoint.adapter_dir / "adapter_config.json"
+    if bases is not None:
+        check_base_is_configured(config_file, base_id, aliases, bases)
+    base_path = resolve_base(base_id, aliases, source=config_file)
+    check_adapter_fits_base(checkpoint.adapter_file, checkpoint.adapter_config, base_path)
     model = load_sentence_transformer(base_path, device)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
             peft_model = PeftModel.from_pretrained(
-                model[0].model, str(checkpoint.path), is_trainable=False
+                model[0].model,
+                str(checkpoint.adapter_dir),
+                adapter_name=checkpoint.adapter_name,
+                is_trainable=False,
             )
         except ValueError as exc:
             raise CheckpointError(
-                checkpoint.path / "adapter_config.json",
+                config_file,
                 f"PEFT cannot apply the adapter: {exc}",
                 "check target_modules against the base model's module names "
                 "(e.g. query, key, value, dense for BERT-like models) and retrain",
@@ -204,5 +232,7 @@ def load_candidate(
     model[0].model = peft_model
     model.eval()
     noted = [str(w.message) for w in caught if "adapter" in str(w.message).lower()]
-    report = verify_adapter_load(peft_model, checkpoint.adapter_file, loader_warnings=noted)
+    report = verify_adapter_load(
+        peft_model, checkpoint.adapter_file, checkpoint.adapter_name, loader_warnings=noted
+    )
     return LoadedCandidate(checkpoint, model, base_path=base_path, load_report=report)

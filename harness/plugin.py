@@ -16,17 +16,32 @@ os.environ["TRANSFORMERS_OFFLINE"] = "1"
 
 import pytest  # noqa: E402
 
+from harness import throughput  # noqa: E402  (its hooks: pytest-benchmark vs fail-closed)
 from harness.checkpoints import Checkpoint  # noqa: E402
 from harness.config import check_device, load_config  # noqa: E402
+from harness.distributed import (  # noqa: E402
+    XdistController,
+    follow_controller,
+    is_controller,
+    parse_shard,
+    partials_dir,
+    pytest_cmdline_main,  # noqa: F401  (a hook: -n N distributes by checkpoint)
+    worker_id,
+)
+from harness.encoding import trim_heap  # noqa: E402
 from harness.errors import GateInputError  # noqa: E402
 from harness.loading import LoadedCandidate, load_candidate  # noqa: E402
+from harness.merge import merge_runs  # noqa: E402
+from harness.promotion import promote, stage, staging_dir  # noqa: E402
 from harness.report import write_report  # noqa: E402
 from harness.results import build_results  # noqa: E402
 from harness.session import CheckOutcome, GateSession, LoadedBaseline  # noqa: E402
 from harness.summary import render_summary  # noqa: E402
+from harness.tolerances import low_precision_dtypes  # noqa: E402
 
 GATE = pytest.StashKey[GateSession]()
 CHECK = pytest.StashKey[tuple[str, str]]()  # (checkpoint name, check name) of a gate item
+UNUSABLE = pytest.StashKey[GateInputError]()  # why the gate's input cannot be used, if it cannot
 ADAPTER_ONLY = "adapter_only"
 T = TypeVar("T")
 
@@ -62,6 +77,21 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="auto | cpu | cuda | cuda:N (default: gate.toml, else auto)",
     )
     group.addoption(
+        "--shard",
+        default=None,
+        type=parse_shard,
+        dest="gate_shard",
+        metavar="K/N",
+        help="gate only shard K of N (a stable hash of each checkpoint's name)",
+    )
+    group.addoption(
+        "--promote-to",
+        default=None,
+        metavar="DIR",
+        dest="gate_promote_to",
+        help="copy each checkpoint that passes every gate test, merged, into DIR/<name>/",
+    )
+    group.addoption(
         "--report-dir",
         default=None,
         metavar="DIR",
@@ -76,6 +106,11 @@ def pytest_configure(config: pytest.Config) -> None:
     )
     config.stash[GATE] = _LazyGate(config)  # type: ignore[assignment]
     config.pluginmanager.register(GateRecorder(config), "release-gate-recorder")
+    if is_controller(config):
+        config.pluginmanager.register(XdistController(config), "release-gate-xdist")
+    follow_controller(config)
+    if not config.pluginmanager.is_registered(throughput):
+        config.pluginmanager.register(throughput, "release-gate-throughput")
     if config.getoption("gate_device", None) not in (None, "auto"):
         try:  # fail now: --device cuda without a GPU is an error, never a skip
             gate(config)
@@ -102,6 +137,9 @@ class _LazyGate:
                 requested_device=opts.gate_device or gate_config.device,
                 device_source="--device" if opts.gate_device else str(gate_config.source),
                 checkpoint_paths=list(opts.gate_checkpoints),
+                shard=opts.gate_shard,
+                promote_to=Path(opts.gate_promote_to).resolve() if opts.gate_promote_to else None,
+                worker=worker_id(self._config),
             )
         return self._session
 
@@ -132,17 +170,25 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         checkpoints: list[Checkpoint] = session.checkpoints
         names = [spec.name for spec in session.config.datasets if spec.gates]
     except GateInputError as exc:
+        metafunc.config.stash[UNUSABLE] = exc
         metafunc.parametrize(
             "checkpoint", [UnusableInput(exc)], ids=["unusable-input"], scope="session"
         )
         if "gate_dataset" in metafunc.fixturenames:
             metafunc.parametrize("gate_dataset", ["-"], ids=["-"])
+        if "merge_dtype" in metafunc.fixturenames:
+            metafunc.parametrize("merge_dtype", ["-"], ids=["-"])
         return
     if "gate_dataset" in metafunc.fixturenames:
         metafunc.parametrize("gate_dataset", names, ids=names)
     metafunc.parametrize(
-        "checkpoint", checkpoints, ids=[c.name for c in checkpoints], scope="session"
+        "checkpoint",
+        # under xdist (--dist loadgroup, set by -n) each checkpoint's tests go to one worker
+        [pytest.param(c, id=c.name, marks=pytest.mark.xdist_group(c.name)) for c in checkpoints],
+        scope="session",
     )
+    if "merge_dtype" in metafunc.fixturenames:  # after checkpoint: ids read `<checkpoint>-<dtype>`
+        metafunc.parametrize("merge_dtype", low_precision_dtypes(session.device))
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -155,8 +201,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             kept.append(item)
             continue
         check = getattr(item, "originalname", item.name).removeprefix("test_")
-        if "gate_dataset" in callspec.params:
-            check = f"{check}[{callspec.params['gate_dataset']}]"
+        params = [str(v) for k, v in callspec.params.items() if k != "checkpoint"]
+        if params:  # gate_dataset, throughput_case: one check name per parametrized case
+            check = f"{check}[{'-'.join(params)}]"
         if item.get_closest_marker(ADAPTER_ONLY) and not checkpoint.is_adapter:
             gate(config).not_applicable.append(
                 (check, checkpoint.name, f"{checkpoint.kind.replace('_', ' ')} has no adapter")
@@ -183,8 +230,11 @@ class GateRecorder:
 
     def __init__(self, config: pytest.Config) -> None:
         self.config = config
+        self.gate_tests_run = 0  # gate tests (marker gpu) that started, gating a checkpoint or not
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if report.when == "setup" and "gpu" in report.keywords:
+            self.gate_tests_run += 1
         check = dict(report.user_properties).get("gate_check")
         if not check:
             return
@@ -201,33 +251,73 @@ class GateRecorder:
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
-        """Write the report folder; fail closed if a gate test was skipped or errored."""
+        """Write the report folder; fail closed if a gate test was skipped or errored, a gating
+        data set could not be read, a checkpoint was not gated, or nothing was gated at all."""
         gate_session = _started_gate(self.config)
         if gate_session is None or not gate_session.outcomes:
+            if self.gate_tests_run and session.exitstatus == pytest.ExitCode.OK:
+                session.exitstatus = pytest.ExitCode.TESTS_FAILED  # gated nothing: never a pass
             return
-        if gate_session.unsound() and session.exitstatus == pytest.ExitCode.OK:
+        worker = bool(worker_id(self.config))  # a worker gates a share; the controller, all
+        if (
+            gate_session.incomplete_reasons(gated_only=worker)
+            and session.exitstatus == pytest.ExitCode.OK
+        ):
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
         finished = datetime.now(UTC)
-        gate_session.results = build_results(
-            gate_session, started=gate_session.started, finished=finished
-        )
+        if worker_id(self.config):  # a worker's share, merged by the controller
+            results = build_results(
+                gate_session, started=gate_session.started, finished=finished, gated_only=True
+            )
+            folder = partials_dir(self.config) / str(worker_id(self.config))
+            write_report(results, gate_session.arrays(), folder, when=finished)
+            return
+        controller = self.config.pluginmanager.get_plugin("release-gate-xdist")
+        if controller is not None:
+            try:
+                results, arrays = merge_runs(controller.worker_reports(), split_checkpoints=True)
+            except GateInputError as exc:
+                session.exitstatus = pytest.ExitCode.TESTS_FAILED
+                self.merge_error = f"the workers' reports could not be merged: {exc}"
+                return
+        else:
+            results = build_results(gate_session, started=gate_session.started, finished=finished)
+            arrays = gate_session.arrays()
+        gate_session.results = results
         gate_session.report_path = write_report(
-            gate_session.results,
-            gate_session.arrays(),
-            gate_session.config.report_dir,
-            when=finished,
+            results, arrays, gate_session.config.report_dir, when=finished
         )
+        if gate_session.promote_to is not None:
+            gate_session.promoted = promote(
+                results, staging_dir(gate_session.promote_to), gate_session.promote_to
+            )
 
     def pytest_terminal_summary(self, terminalreporter) -> None:  # type: ignore[no-untyped-def]
         gate_session = _started_gate(self.config)
         if gate_session is None or not gate_session.outcomes:
+            if self.gate_tests_run:
+                terminalreporter.write_sep("=", "release gate")
+                terminalreporter.write_line(_nothing_gated(self.config))
             return
         if gate_session.results is None:
+            if self.merge_error:
+                terminalreporter.write_sep("=", "release gate")
+                terminalreporter.write_line(f"FAILED CLOSED: {self.merge_error}")
             return
         terminalreporter.write_sep("=", "release gate")
         terminalreporter.write_line(
             render_summary(gate_session.results, str(gate_session.report_path))
         )
+        if gate_session.promote_to is not None:
+            names = ", ".join(gate_session.promoted) or "none"
+            terminalreporter.write_line(f"promoted to {gate_session.promote_to}: {names}")
+
+
+def _nothing_gated(config: pytest.Config) -> str:
+    """The summary of a gate run that gated no checkpoint (it fails, and writes no report)."""
+    error = config.stash.get(UNUSABLE, None)
+    why = f"the release gate cannot run: {error}" if error else "no gate test ran for a checkpoint"
+    return f"NOTHING GATED: {why}\nno checkpoint may be promoted on this run; no report was written"
 
 
 def _started_gate(config: pytest.Config) -> GateSession | None:
@@ -300,9 +390,16 @@ def candidate(
     """
     checkpoint = usable_checkpoint
     loaded = _or_fail(
-        lambda: load_candidate(checkpoint, gate_session.config.aliases, gate_session.device)
+        lambda: load_candidate(
+            checkpoint,
+            gate_session.config.aliases,
+            gate_session.device,
+            bases=gate_session.configured_bases(),
+        )
     )
     yield loaded
+    if gate_session.promote_to is not None:  # the verdict is final only at the end of the run
+        stage(loaded, staging_dir(gate_session.promote_to))
     gate_session.embedder.forget(f"candidate/{checkpoint.name}/")
     del loaded
     gc.collect()
@@ -310,3 +407,4 @@ def candidate(
         import torch
 
         torch.cuda.empty_cache()
+    trim_heap()  # freed weights back to the OS: peak memory stays flat over checkpoints

@@ -1,7 +1,8 @@
 """results.json: everything a gate run found, as one JSON-ready dict (documented in the README).
 
-Deterministic apart from the `run` block (timestamps, timings): two runs over the same
-inputs give the same document otherwise.
+Deterministic apart from the `run` block (timestamps, timings, texts encoded) and measured
+throughput (`throughput` of checkpoints and evaluations): two runs over the same inputs give
+the same document otherwise.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import transformers
 
 from harness.fingerprints import directory_fingerprint, file_fingerprint
 from harness.session import GateSession
+from harness.throughput import sentences_per_second_by_model
 
 SCHEMA_VERSION = 1
 
@@ -50,6 +52,7 @@ def _datasets(session: GateSession) -> list[dict[str, Any]]:
                 fingerprint=data.test.fingerprint,
                 n_pairs=len(data.test),
                 duplicate_pairs=data.test.duplicate_pairs,
+                truncated_texts=session.truncated_texts(data),  # longer than max_seq_length
                 calibration_fingerprint=data.calibration.fingerprint if data.calibration else None,
                 n_calibration_pairs=len(data.calibration) if data.calibration else 0,
                 targets=spec.targets,
@@ -58,7 +61,7 @@ def _datasets(session: GateSession) -> list[dict[str, Any]]:
     return rows
 
 
-def _checkpoints(session: GateSession) -> list[dict[str, Any]]:
+def _checkpoints(session: GateSession, gated_only: bool) -> list[dict[str, Any]]:
     verdicts = session.verdicts()
     checks_by_checkpoint: dict[str, list[dict[str, str]]] = {}
     for outcome in session.outcomes.values():
@@ -66,7 +69,9 @@ def _checkpoints(session: GateSession) -> list[dict[str, Any]]:
             {"check": outcome.check, "outcome": outcome.outcome, "message": outcome.message}
         )
     rows = []
-    for checkpoint in session.checkpoints:
+    for checkpoint in sorted(session.checkpoints, key=lambda c: c.name):
+        if gated_only and checkpoint.name not in verdicts:
+            continue  # an xdist worker reports only the checkpoints it gated
         verdict, first = verdicts.get(checkpoint.name, ("REJECT", None))
         rows.append(
             {
@@ -75,6 +80,7 @@ def _checkpoints(session: GateSession) -> list[dict[str, Any]]:
                 "kind": checkpoint.kind,
                 "saved_by": checkpoint.saved_by,
                 "base_model": checkpoint.base_id,
+                "adapter_name": checkpoint.adapter_name if checkpoint.is_adapter else None,
                 "fingerprint": directory_fingerprint(checkpoint.path),
                 "verdict": verdict if checkpoint.name in verdicts else "NOT GATED",
                 "first_failure": None
@@ -83,21 +89,35 @@ def _checkpoints(session: GateSession) -> list[dict[str, Any]]:
                 "checks": sorted(
                     checks_by_checkpoint.get(checkpoint.name, []), key=lambda c: c["check"]
                 ),
+                "change_profile": session.change_profiles[checkpoint.name].to_dict()
+                if checkpoint.name in session.change_profiles
+                else None,
+                "throughput": session.throughput[checkpoint.name].to_dict()
+                if checkpoint.name in session.throughput
+                else None,
             }
         )
     return rows
 
 
-def build_results(session: GateSession, *, started: datetime, finished: datetime) -> dict[str, Any]:
+def build_results(
+    session: GateSession, *, started: datetime, finished: datetime, gated_only: bool = False
+) -> dict[str, Any]:
     """The whole run as a JSON-ready dict."""
     config = session.config
+    speeds = sentences_per_second_by_model(session)
+    incomplete = session.incomplete_reasons(gated_only=gated_only)
     return {
         "schema_version": SCHEMA_VERSION,
         "run": {
             "started": started.astimezone(UTC).isoformat(timespec="seconds"),
             "finished": finished.astimezone(UTC).isoformat(timespec="seconds"),
             "seconds": round((finished - started).total_seconds(), 1),
+            # work done, not findings: a second run serves the baseline from the disk cache
+            "texts_encoded": dict(sorted(session.embedder.encoded.items())),
         },
+        "complete": not incomplete,  # false: the verdicts do not cover everything; the run failed
+        "incomplete_reasons": incomplete,
         "environment": {
             "device": session.device,
             "device_note": session.device_note,
@@ -126,12 +146,18 @@ def build_results(session: GateSession, *, started: datetime, finished: datetime
             for b in session.loaded_baselines()
         ],
         "datasets": _datasets(session),
-        "checkpoints": _checkpoints(session),
-        "evaluations": [e.to_dict() for _, e in sorted(session.evaluations.items())],
-        "not_applicable": [
-            {"check": check, "checkpoint": name, "reason": why}
-            for check, name, why in session.not_applicable
+        "checkpoints": _checkpoints(session, gated_only),
+        "evaluations": [
+            {**e.to_dict(), "throughput": speeds.get(e.model)}  # sent/s, float32 (leaderboard)
+            for _, e in sorted(session.evaluations.items())
         ],
+        "not_applicable": sorted(
+            (
+                {"check": check, "checkpoint": name, "reason": why}
+                for check, name, why in session.not_applicable
+            ),
+            key=lambda n: (n["checkpoint"], n["check"]),
+        ),
         "missing_reference_datasets": session.missing_references(),
-        "texts_encoded": dict(sorted(session.embedder.encoded.items())),
+        "encode_events": [event.to_dict() for event in session.embedder.events],
     }

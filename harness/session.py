@@ -6,8 +6,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+import torch
 from sentence_transformers import SentenceTransformer
 
 from harness.checkpoints import (
@@ -15,14 +17,20 @@ from harness.checkpoints import (
     checkpoints_from_paths,
     discover_checkpoints,
     resolve_base,
+    select_shard,
 )
 from harness.config import BaselineSpec, DatasetSpec, GateConfig
+from harness.distributed import pinned_device
 from harness.encoding import Embedder
-from harness.errors import ConfigError, GateInputError
+from harness.errors import CheckpointError, ConfigError, GateInputError
 from harness.evaluation import Evaluation, LoadedDataset, compare_with, evaluate, load_dataset
 from harness.fingerprints import weights_fingerprint
 from harness.loading import LoadedCandidate, load_sentence_transformer, resolve_device
 from harness.metrics import cosine_scores
+from harness.profile import ChangeProfile, change_profile
+
+if TYPE_CHECKING:
+    from harness.throughput import CheckpointThroughput
 
 
 @dataclass
@@ -60,6 +68,10 @@ class GateSession:
     requested_device: str
     device_source: str = "--device"
     checkpoint_paths: list[str] = field(default_factory=list)
+    shard: tuple[int, int] | None = None  # --shard K/N
+    promote_to: Path | None = None  # --promote-to DIR
+    worker: str | None = None  # the xdist worker id, None when serial
+    promoted: list[str] = field(default_factory=list)
     outcomes: dict[str, CheckOutcome] = field(default_factory=dict)  # by test node id
     not_applicable: list[tuple[str, str, str]] = field(
         default_factory=list
@@ -68,13 +80,18 @@ class GateSession:
     _bases: dict[str, SentenceTransformer] = field(default_factory=dict)
     evaluations: dict[tuple[str, str], Evaluation] = field(default_factory=dict)  # (model, dataset)
     probe_distances: dict[str, np.ndarray] = field(default_factory=dict)  # per checkpoint
+    change_profiles: dict[str, ChangeProfile] = field(default_factory=dict)  # per checkpoint
+    throughput: dict[str, CheckpointThroughput] = field(default_factory=dict)  # per checkpoint
     started: datetime = field(default_factory=lambda: datetime.now(UTC))
     results: dict | None = None  # results.json of the finished run
     report_path: Path | None = None
 
     @cached_property
     def device(self) -> str:
-        return resolve_device(self.requested_device, source=self.device_source)
+        """The resolved device; xdist worker k on "cuda" gets its own GPU, cuda:(k mod count)."""
+        device = resolve_device(self.requested_device, source=self.device_source)
+        count = torch.cuda.device_count() if device == "cuda" else 0
+        return pinned_device(device, self.worker, count)
 
     @property
     def device_note(self) -> str:
@@ -85,10 +102,22 @@ class GateSession:
 
     @cached_property
     def checkpoints(self) -> list[Checkpoint]:
-        """--checkpoint paths if given, else every checkpoint under the configured directory."""
+        """--checkpoint paths if given, else every checkpoint under the configured directory,
+        sorted by name; with --shard K/N only shard K's share (none is an error)."""
         if self.checkpoint_paths:
-            return checkpoints_from_paths(self.checkpoint_paths)
-        return discover_checkpoints(self.config.checkpoints_dir)
+            found = sorted(checkpoints_from_paths(self.checkpoint_paths), key=lambda c: c.name)
+        else:
+            found = discover_checkpoints(self.config.checkpoints_dir)
+        if self.shard is None:
+            return found
+        share = select_shard(found, *self.shard)
+        if not share:
+            raise CheckpointError(
+                self.config.checkpoints_dir,
+                f"shard {self.shard[0]}/{self.shard[1]} holds none of the {len(found)} checkpoints",
+                "use fewer shards than checkpoints, or skip this shard's job",
+            )
+        return share
 
     @cached_property
     def embedder(self) -> Embedder:
@@ -225,7 +254,13 @@ class GateSession:
 
     def encode_base_of(self, candidate: LoadedCandidate, texts: list[str]) -> np.ndarray:
         model, key = self.base_for(candidate)
-        return self.embedder.encode(model, texts, key=key)
+        # a baseline's key is shared with encode_baseline: whichever comes first must load the
+        # disk cache, or a run that encodes the probe first never reads it
+        cache_id = next(
+            (b.fingerprint for b in self._baselines.values() if key == f"baseline/{b.spec.name}"),
+            None,
+        )
+        return self.embedder.encode(model, texts, key=key, cache_id=cache_id)
 
     def encode_candidate(
         self, candidate: LoadedCandidate, texts: list[str], mode: str = "adapter"
@@ -260,6 +295,28 @@ class GateSession:
         self.probe_distances[candidate.checkpoint.name] = 1.0 - cosine_scores(base, adapted)
         return base, adapted
 
+    def change_profile(self, candidate: LoadedCandidate) -> ChangeProfile:
+        """Each adapted module's relative weight update; kept for results.json and the report."""
+        assert candidate.peft_model is not None
+        profile = change_profile(candidate.peft_model, candidate.checkpoint.adapter_name)
+        self.change_profiles[candidate.checkpoint.name] = profile
+        return profile
+
+    def configured_bases(self) -> dict[str, Path]:
+        """The bases this gate is configured with: each baseline's model and each [aliases]
+        entry, with the folder it resolves to (a baseline that cannot resolve is left out: its
+        own fixture fails the run)."""
+        bases: dict[str, Path] = {}
+        for spec in self.config.baselines:
+            try:
+                bases[spec.model] = resolve_base(
+                    spec.model, self.config.aliases, source=self.config.source
+                )
+            except GateInputError:
+                continue
+        bases.update(self.config.aliases)
+        return bases
+
     def record(self, nodeid: str, outcome: CheckOutcome) -> None:
         """Keep a test's worst phase: a teardown error after a pass is still an error."""
         previous = self.outcomes.get(nodeid)
@@ -270,13 +327,53 @@ class GateSession:
             self.outcomes[nodeid] = outcome
 
     def unsound(self) -> list[CheckOutcome]:
-        """Gate tests that were skipped or errored: not run to a verdict, so the gate fails closed."""
+        """Gate tests skipped or errored: not run to a verdict, so the gate fails closed."""
         return [o for o in self.outcomes.values() if o.outcome in ("skipped", "error")]
 
+    def truncated_texts(self, dataset: LoadedDataset) -> int | None:
+        """Distinct texts of a data set longer, in tokens, than the first baseline's
+        max_seq_length (the model silently truncates them); None if no baseline was loaded."""
+        baselines = self.loaded_baselines()
+        if not baselines or baselines[0].spec.name != self.config.baselines[0].name:
+            return None
+        model = baselines[0].model
+        tokens = model.tokenizer(dataset.texts(), add_special_tokens=True, verbose=False)
+        return sum(len(ids) > model.max_seq_length for ids in tokens["input_ids"])
+
+    def incomplete_reasons(self, *, gated_only: bool = False) -> list[str]:
+        """Why the verdicts do not rest on every check of every checkpoint and gating data set.
+
+        Empty for a complete run; otherwise the run fails and results.json says
+        `complete: false` with these reasons (a partial report never passes for a whole one).
+        `gated_only` (an xdist worker's share): checkpoints gated elsewhere are not missing.
+        """
+        reasons = []
+        unsound = self.unsound()
+        if unsound:
+            reasons.append(
+                f"{len(unsound)} gate test(s) were skipped or errored, so their checks have no "
+                "verdict (FAILED CLOSED)"
+            )
+        for name, data in self.datasets.items():
+            if isinstance(data, GateInputError) and self._spec(name).gates:
+                reasons.append(
+                    f"gating data set '{name}' could not be read: {str(data).splitlines()[0]}"
+                )
+        gated = {outcome.checkpoint for outcome in self.outcomes.values()}
+        reasons += [] if gated_only else [
+            f"checkpoint '{c.name}' was not gated: no gate test ran for it"
+            for c in self.checkpoints
+            if c.name not in gated
+        ]
+        return reasons
+
     def verdicts(self) -> dict[str, tuple[str, CheckOutcome | None]]:
-        """PROMOTE, or REJECT with the first check that did not pass, per checkpoint."""
+        """PROMOTE, or REJECT with the first check (by name) that did not pass, per checkpoint.
+
+        By name, not by run order, so a run split over xdist workers reads the same.
+        """
         verdicts: dict[str, tuple[str, CheckOutcome | None]] = {}
-        for outcome in self.outcomes.values():
+        for outcome in sorted(self.outcomes.values(), key=lambda o: (o.checkpoint, o.check)):
             current = verdicts.get(outcome.checkpoint, ("PROMOTE", None))
             if outcome.outcome != "passed" and current[0] == "PROMOTE":
                 current = ("REJECT", outcome)

@@ -23,12 +23,34 @@ def render_summary(results: dict[str, Any], report_path: str | None = None) -> s
             WIDTH,
             subsequent_indent="  ",
         )
+    for dataset in results.get("datasets", []):  # noted, never failing on their own
+        notes = []
+        if dataset.get("duplicate_pairs"):
+            notes.append(f"{dataset['duplicate_pairs']} duplicate pair(s), each counted again")
+        if dataset.get("truncated_texts"):
+            notes.append(
+                f"{dataset['truncated_texts']} text(s) longer than the baseline's max_seq_length "
+                "(truncated when encoded)"
+            )
+        if notes:
+            lines += textwrap.wrap(
+                f"data set '{dataset['name']}': {'; '.join(notes)}", WIDTH, subsequent_indent="  "
+            )
+    for event in results.get("encode_events", []):  # out of GPU memory: the batch size halved
+        lines += textwrap.wrap(event["message"], WIDTH, subsequent_indent="  ")
     for checkpoint in results["checkpoints"]:
         head = f"{checkpoint['verdict']:<8} {checkpoint['name']}"
         reason = verdict_reason(checkpoint)
         lines += textwrap.wrap(
             head + (f": {reason}" if reason else ""), WIDTH, subsequent_indent="         "
         )
+        if checkpoint.get("change_profile"):
+            lines += textwrap.wrap(
+                profile_line(checkpoint["change_profile"]),
+                WIDTH,
+                initial_indent="         ",
+                subsequent_indent="           ",
+            )
     if results["not_applicable"]:
         lines.append("not applicable (not run, not counted as passed):")
         lines += [
@@ -45,6 +67,34 @@ def render_summary(results: dict[str, Any], report_path: str | None = None) -> s
             f"FAILED CLOSED: {len(unsound)} gate test(s) were skipped or errored; "
             "a gate that did not run a check cannot pass it"
         )
+    if not results.get("complete", True):
+        lines.append("INCOMPLETE: the verdicts do not cover everything the gate must check:")
+        for reason in results["incomplete_reasons"]:
+            lines += textwrap.wrap(
+                reason,
+                WIDTH,
+                initial_indent="  - ",
+                subsequent_indent="    ",
+                break_long_words=False,  # paths stay whole
+                break_on_hyphens=False,
+            )
     if report_path:
         lines.append(f"report: {report_path}")
     return "\n".join(lines)
+
+
+def profile_line(profile: dict[str, Any]) -> str:
+    """results.json's `change_profile` (harness.profile) in one line: how many adapted modules
+    changed, and the smallest and largest relative update."""
+    n, changed = profile.get("n_modules", 0), profile.get("n_changed", 0)
+    if not n:
+        return "change profile: no adapted module found"
+    line = (
+        f"change profile: {changed} of {n} adapted modules changed; relative update "
+        f"min {profile['min_relative_update']:.2e} ({profile['min_module']}), "
+        f"max {profile['max_relative_update']:.2e} ({profile['max_module']})"
+    )
+    unchanged = profile.get("unchanged") or []
+    if unchanged:
+        line += f"; unchanged: {', '.join(unchanged[:3])}" + (", ..." if len(unchanged) > 3 else "")
+    return line

@@ -30,6 +30,8 @@ filterwarnings =
     ignore:`is_gradient_checkpointing` is deprecated:FutureWarning
 """
 
+#: the ids of test_merged_equals_unmerged_low_precision's dtype parameter
+DTYPE_CASES = ("bfloat16", "float16")
 SUMMARY_LINE = re.compile(r"^(PASSED|FAILED|ERROR) \S+::(test_\w+)\[([^\]]+)\]", re.MULTILINE)
 
 
@@ -92,12 +94,16 @@ class GateRun:
         return self.result.stdout.str() + "\n" + self.result.stderr.str()
 
     def outcomes(self, checkpoint: str) -> dict[str, str]:
-        """PASSED / FAILED / ERROR per gate test of one checkpoint, from the short summary."""
-        return {
-            test: outcome
-            for outcome, test, name in SUMMARY_LINE.findall(self.result.stdout.str())
-            if name == checkpoint
-        }
+        """PASSED / FAILED / ERROR per gate test of one checkpoint, from the short summary; a
+        test also parametrized by a dtype (id `<checkpoint>-bfloat16`) is `test[bfloat16]`."""
+        found = {}
+        for outcome, test, name in SUMMARY_LINE.findall(self.result.stdout.str()):
+            case = name.removeprefix(f"{checkpoint}-")
+            if name == checkpoint:
+                found[test] = outcome
+            elif case != name and case in DTYPE_CASES:
+                found[f"{test}[{case}]"] = outcome
+        return found
 
     def section(self, test: str, checkpoint: str) -> str:
         """What pytest printed under one failed or errored test's header (its message)."""

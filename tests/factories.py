@@ -180,3 +180,146 @@ def make_absent_targets(
     """A trained adapter whose config targets modules that BERT does not have."""
     folder = copy_checkpoint(good, path) if good else make_adapter(path)
     return edit_adapter_config(folder, target_modules=list(targets))
+
+
+# ---- adapter variants: DoRA, rsLoRA, FFN and all-linear targets, saved modules, several ------
+#
+# Every trainable tensor of a variant gets a seeded, non-trivial value (never left at its
+# initialisation): LoRA B ~ N(0, B_STD), DoRA magnitudes scaled by 1 + N(0, MAGNITUDE_STD),
+# modules_to_save parameters shifted by N(0, SAVED_MODULE_STD). The LoRA A initialisation is
+# seeded too, so a variant is the same on every run.
+
+MAGNITUDE_STD = 0.05
+SAVED_MODULE_STD = 0.05
+FFN_TARGETS = ("intermediate.dense", "output.dense")
+SAVED_MODULE = "encoder.layer.5.output.LayerNorm"  # on the forward path of the last layer
+SECOND_ADAPTER = "second"
+SECOND_TARGETS = ("key", "intermediate.dense")
+
+
+def _train_variant(module: torch.nn.Module) -> None:
+    """Stand in for training every trainable tensor a variant has (see above)."""
+    torch.manual_seed(SEED)
+    with torch.no_grad():
+        for name, parameter in module.named_parameters():
+            if "lora_B" in name:
+                torch.nn.init.normal_(parameter, std=B_STD)
+            elif "lora_magnitude_vector" in name:
+                parameter.mul_(1 + MAGNITUDE_STD * torch.randn_like(parameter))
+            elif "modules_to_save" in name:
+                parameter.add_(SAVED_MODULE_STD * torch.randn_like(parameter))
+
+
+def make_variant_adapter(
+    path: str | Path,
+    *,
+    target_modules: Sequence[str] | str = DEFAULT_TARGETS,
+    use_dora: bool = False,
+    use_rslora: bool = False,
+    modules_to_save: Sequence[str] | None = None,
+    r: int = 8,
+    lora_alpha: int = 16,
+    layout: str = "peft",
+) -> Path:
+    """A trained LoRA variant, saved by plain PEFT (`layout="peft"`) or by sentence-transformers
+    (`layout="sentence-transformers"`: `st.add_adapter`, `st.save_pretrained`)."""
+    folder = _folder(path)
+    config = LoraConfig(
+        r=r,
+        lora_alpha=lora_alpha,
+        lora_dropout=0.0,
+        target_modules=target_modules if isinstance(target_modules, str) else list(target_modules),
+        use_dora=use_dora,
+        use_rslora=use_rslora,
+        modules_to_save=list(modules_to_save) if modules_to_save else None,
+    )
+    torch.manual_seed(SEED)
+    if layout == "sentence-transformers":
+        st = load_base()
+        st.add_adapter(config)
+        _train_variant(st)
+        st.save_pretrained(str(folder))
+    else:
+        peft_model = get_peft_model(load_base()[0].model, config)
+        _train_variant(peft_model)
+        peft_model.save_pretrained(str(folder))
+    return folder
+
+
+def make_dora_adapter(path: str | Path) -> Path:
+    """DoRA on query/value, saved the way sentence-transformers saves an adapter."""
+    return make_variant_adapter(path, use_dora=True, layout="sentence-transformers")
+
+
+def make_rslora_adapter(path: str | Path) -> Path:
+    """Rank-stabilised LoRA (scaling lora_alpha / sqrt(r) = 4) at r = 16."""
+    return make_variant_adapter(path, use_rslora=True, r=16, lora_alpha=16)
+
+
+def make_ffn_adapter(path: str | Path) -> Path:
+    """LoRA on the feed-forward layers only (intermediate.dense and both output.dense)."""
+    return make_variant_adapter(path, target_modules=FFN_TARGETS)
+
+
+def make_all_linear_adapter(path: str | Path) -> Path:
+    """LoRA on every linear layer (PEFT's "all-linear": the encoder's 36 and pooler.dense)."""
+    return make_variant_adapter(path, target_modules="all-linear")
+
+
+def make_modules_to_save_adapter(path: str | Path) -> Path:
+    """LoRA on query/value plus a fully trained copy of the last layer's output LayerNorm."""
+    return make_variant_adapter(path, modules_to_save=[SAVED_MODULE])
+
+
+def make_multi_adapter(path: str | Path) -> Path:
+    """Two adapters in one checkpoint, as `PeftModel.save_pretrained` writes several: "default"
+    (query/value) at the top, SECOND_ADAPTER (key/intermediate.dense, r=4) under `second/`."""
+    folder = _folder(path)
+    torch.manual_seed(SEED)
+    peft_model = get_peft_model(load_base()[0].model, lora_config())
+    peft_model.add_adapter(SECOND_ADAPTER, lora_config(SECOND_TARGETS, r=4, lora_alpha=8))
+    _train_variant(peft_model)
+    peft_model.save_pretrained(str(folder))
+    return folder
+
+
+# ---- broken twins of the variants -------------------------------------------------------------
+
+
+def rewrite_tensors(path: str | Path, change, subpath: str = "") -> Path:
+    """Rewrite an adapter file: `change(tensors)` returns the new {key: tensor}."""
+    weights = Path(path) / subpath / ADAPTER_WEIGHTS
+    save_file(change(load_file(str(weights))), str(weights), metadata={"format": "pt"})
+    return Path(path)
+
+
+def drop_tensors(path: str | Path, contains: str, subpath: str = "") -> Path:
+    """Remove every tensor whose key contains `contains` (an exporter that drops them)."""
+    return rewrite_tensors(
+        path, lambda tensors: {k: v for k, v in tensors.items() if contains not in k}, subpath
+    )
+
+
+def zero_lora_b_of(path: str | Path, contains: str = "", subpath: str = "") -> Path:
+    """Zero the lora_B of every module whose key contains `contains` (modules never trained)."""
+    return rewrite_tensors(
+        path,
+        lambda tensors: {
+            k: torch.zeros_like(v) if "lora_B" in k and contains in k else v
+            for k, v in tensors.items()
+        },
+        subpath,
+    )
+
+
+def widen_tensors(path: str | Path, hidden: int = 384, wider: int = 768) -> Path:
+    """Every dimension of size `hidden` doubled to `wider`: an adapter made for a wider base
+    (all-mpnet-base-v2 has hidden_size 768) whose config names MiniLM (hidden_size 384)."""
+
+    def widen(tensor: torch.Tensor) -> torch.Tensor:
+        for dim, size in enumerate(tensor.shape):
+            if size == hidden:
+                tensor = torch.cat([tensor] * (wider // hidden), dim=dim)
+        return tensor.contiguous()
+
+    return rewrite_tensors(path, lambda tensors: {k: widen(v) for k, v in tensors.items()})

@@ -84,6 +84,7 @@ def build(
             "name": dataset, "role": "gate" if d_index == 0 else "reference",
             "path": f"/data/{dataset}.jsonl", "status": "ok",
             "fingerprint": f"{d_index:02d}" + "ab" * 31, "n_pairs": n, "duplicate_pairs": 0,
+            "truncated_texts": 0,
             "calibration_fingerprint": None, "n_calibration_pairs": 0, "targets": {},
         })
         base_metrics: dict[str, float] = {}
@@ -132,7 +133,10 @@ def build(
     results = {
         "schema_version": 1,
         "run": {"started": "2026-01-01T00:00:00+00:00", "finished": "2026-01-01T00:01:00+00:00",
-                "seconds": 60.0},
+                "seconds": 60.0,
+                "texts_encoded": {f"baseline/{b}": 2 * n for b in baselines}},
+        "complete": True,
+        "incomplete_reasons": [],
         "environment": {"device": "cpu", "device_note": "cpu", "dtype": "float32",
                         "versions": {"python": "3.11.7", "torch": "2.13.0"}},
         "config": {
@@ -148,7 +152,6 @@ def build(
         "evaluations": evaluations,
         "not_applicable": [],
         "missing_reference_datasets": {},
-        "texts_encoded": {f"baseline/{b}": 2 * n for b in baselines},
     }
     return results, arrays
 

@@ -63,6 +63,25 @@ def test_disabled_adapter_reproduces_base(candidate, gate_session):
     passes(checks.check_same_output("adapter disabled vs base", base, disabled, atol))
 
 
+@pytest.mark.adapter_only
+def test_adapter_updates_every_module(candidate, gate_session):
+    profile = gate_session.change_profile(candidate)
+    fraction = gate_session.config.effect.min_changed_fraction
+    passes(checks.check_updates_every_module(candidate.checkpoint.name, profile, fraction))
+
+
+@pytest.mark.adapter_only
+def test_merged_equals_unmerged_low_precision(candidate, gate_session, merge_dtype):
+    """Unmerged cast to the dtype vs merged in float32, then cast (merge_dtype: the plugin
+    parametrizes it by the dtypes of the device: bfloat16, and float16 on CUDA)."""
+    dtype = getattr(torch, merge_dtype)
+    embedder, probe = gate_session.embedder, gate_session.probe_sentences
+    unmerged = embedder.raw_encode(candidate.in_dtype(dtype, merged=False), probe)
+    merged = embedder.raw_encode(candidate.in_dtype(dtype, merged=True), probe)
+    what = f"merged (in float32, then cast) vs unmerged, in {merge_dtype}"
+    passes(checks.check_same_output(what, unmerged, merged, merge_atol(dtype)))
+
+
 def test_baseline_untouched(candidate, baseline):
     passes(
         checks.check_baseline_untouched(

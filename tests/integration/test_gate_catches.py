@@ -32,6 +32,7 @@ from harness.checkpoints import read_checkpoint
 from harness.config import load_config
 from harness.diagnostics import key_prefix_mismatch
 from harness.loading import LoadedCandidate, load_candidate, verify_adapter_load
+from harness.tolerances import low_precision_dtypes
 
 pytestmark = pytest.mark.slow
 
@@ -46,7 +47,12 @@ ADAPTER_TESTS = (
     "test_merged_equals_unmerged",
     "test_merged_model_reloads_identically",
     "test_disabled_adapter_reproduces_base",
-    "test_baseline_untouched",
+    "test_adapter_updates_every_module",
+    *(
+        f"test_merged_equals_unmerged_low_precision[{dtype}]"
+        for dtype in low_precision_dtypes("cuda" if torch.cuda.is_available() else "cpu")
+    ),
+    "test_baseline_untouched",  # last: the one test that applies to full models too
 )
 
 

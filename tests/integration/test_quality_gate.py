@@ -53,9 +53,9 @@ def test_baseline_is_encoded_once_then_served_from_the_cache(quality_project, tm
     quality_project.set_config('cache_dir = "', f'cache_dir = "{tmp_path.as_posix()}/own-cache" #')
     twin = make_full_model(quality_project.checkpoint_path("base-twin"))
     quality_project.run(twin)
-    first = results_of(quality_project)["texts_encoded"]
+    first = results_of(quality_project)["run"]["texts_encoded"]
     quality_project.run(twin)
-    second = results_of(quality_project)["texts_encoded"]
+    second = results_of(quality_project)["run"]["texts_encoded"]
 
     baseline_key = "baseline/all-MiniLM-L6-v2"
     assert first[baseline_key] > 500  # the fixture's unique sentences and the probe

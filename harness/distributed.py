@@ -1,0 +1,78 @@
+"""Runs beyond one process: pytest-xdist workers (one GPU each) and CI shards (--shard K/N).
+
+Workers write partial report folders; the controller merges them into the one report a
+serial run would have written (harness.merge).
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import tempfile
+from pathlib import Path
+
+import pytest
+
+PARTIALS = "gate_partials_dir"
+LOADGROUP = "gate_loadgroup"
+
+
+def parse_shard(value: str) -> tuple[int, int]:
+    """`K/N` with 1 <= K <= N, for --shard."""
+    match = re.fullmatch(r"(\d+)/(\d+)", value.strip())
+    if not match or not 1 <= int(match[1]) <= int(match[2]):
+        raise argparse.ArgumentTypeError(
+            f"--shard '{value}' is not K/N with 1 <= K <= N (e.g. --shard 2/4)"
+        )
+    return int(match[1]), int(match[2])
+
+
+def worker_id(config: pytest.Config) -> str | None:
+    """The xdist worker's id ("gw0", ...), or None in the controller or a serial run."""
+    return getattr(config, "workerinput", {}).get("workerid")
+
+
+def is_controller(config: pytest.Config) -> bool:
+    """True in the xdist process that distributes tests (it runs none itself)."""
+    return worker_id(config) is None and bool(getattr(config.option, "numprocesses", None))
+
+
+def pinned_device(device: str, worker: str | None, cuda_devices: int) -> str:
+    """Worker k gets cuda:(k mod count) when the gate runs on "cuda" without an index."""
+    if worker is None or device != "cuda" or cuda_devices < 1:
+        return device
+    return f"cuda:{int(worker.removeprefix('gw')) % cuda_devices}"
+
+
+def follow_controller(config: pytest.Config) -> None:
+    """On a worker: group test ids by checkpoint when the controller distributes by group."""
+    if getattr(config, "workerinput", {}).get(LOADGROUP):
+        config.option.loadgroup = True
+
+
+def partials_dir(config: pytest.Config) -> Path:
+    """Where this worker writes its partial report (set by the controller)."""
+    return Path(config.workerinput[PARTIALS])  # type: ignore[attr-defined]
+
+
+class XdistController:
+    """Registered only when xdist is active: hands every worker the partial-reports folder."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+        self.partials = Path(tempfile.mkdtemp(prefix="gate-workers-"))
+
+    def pytest_configure_node(self, node) -> None:  # type: ignore[no-untyped-def]
+        node.workerinput[PARTIALS] = str(self.partials)
+        # workers re-parse the command line, so they never see the dist set below: tell them
+        node.workerinput[LOADGROUP] = self.config.option.dist == "loadgroup"
+
+    def worker_reports(self) -> list[Path]:
+        return sorted(p / "latest" for p in self.partials.iterdir() if (p / "latest").is_dir())
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_cmdline_main(config: pytest.Config) -> None:
+    """Under `-n N`, group tests by checkpoint so each worker loads each checkpoint once."""
+    if getattr(config.option, "numprocesses", None) and config.option.dist in ("no", "load"):
+        config.option.dist = "loadgroup"

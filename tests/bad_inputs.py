@@ -1,0 +1,242 @@
+"""The zoo of bad inputs the gate must refuse, built at test time (no binary blobs committed).
+
+Checkpoint builders take a good adapter (a copy of the session-built one) or a folder and
+return the broken checkpoint; data builders write one bad pair file and return its path.
+Each builder breaks exactly one thing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+os.environ["HF_HUB_OFFLINE"] = "1"
+
+import torch  # noqa: E402
+from factories import (  # noqa: E402
+    ADAPTER_CONFIG,
+    ADAPTER_WEIGHTS,
+    copy_checkpoint,
+    edit_adapter_config,
+    lora_config,
+)
+from safetensors.torch import load_file, save_file  # noqa: E402
+
+PICKLED_WEIGHTS = "adapter_model.bin"
+MINILM_HUB_ID = "sentence-transformers/all-MiniLM-L6-v2"
+
+
+# ---- checkpoints ----------------------------------------------------------------------------
+
+
+def truncated_weights(good: Path, path: Path) -> Path:
+    """The adapter file cut in half, as an interrupted copy leaves it (the header survives)."""
+    folder = copy_checkpoint(good, path)
+    weights = folder / ADAPTER_WEIGHTS
+    data = weights.read_bytes()
+    weights.write_bytes(data[: len(data) // 2])
+    return folder
+
+
+def corrupt_weights(good: Path, path: Path) -> Path:
+    """The adapter file's first kilobyte overwritten with junk (no readable header)."""
+    folder = copy_checkpoint(good, path)
+    weights = folder / ADAPTER_WEIGHTS
+    data = weights.read_bytes()
+    weights.write_bytes(b"\x93NOT SAFETENSORS" * 64 + data[1024:])
+    return folder
+
+
+def without_config(good: Path, path: Path) -> Path:
+    """Adapter weights (and modules.json) but no adapter_config.json."""
+    folder = copy_checkpoint(good, path)
+    (folder / ADAPTER_CONFIG).unlink()
+    return folder
+
+
+def invalid_config(good: Path, path: Path) -> Path:
+    """adapter_config.json that is not JSON (a merge conflict left in it)."""
+    folder = copy_checkpoint(good, path)
+    config = folder / ADAPTER_CONFIG
+    config.write_text("<<<<<<< HEAD\n" + config.read_text(encoding="utf-8"), encoding="utf-8")
+    return folder
+
+
+def unusable_rank(good: Path, path: Path) -> Path:
+    """adapter_config.json that is JSON but whose LoRA rank PEFT cannot use."""
+    return edit_adapter_config(copy_checkpoint(good, path), r="eight")
+
+
+def non_finite_weights(good: Path, path: Path) -> Path:
+    """One lora_A entry NaN and one lora_B entry Inf, as a diverged fp16 run saves them."""
+    folder = copy_checkpoint(good, path)
+    weights = folder / ADAPTER_WEIGHTS
+    tensors = load_file(str(weights))
+    a_key = next(k for k in sorted(tensors) if "lora_A" in k)
+    b_key = next(k for k in sorted(tensors) if "lora_B" in k)
+    tensors[a_key][0, 0] = float("nan")
+    tensors[b_key][0, 0] = float("inf")
+    save_file(tensors, str(weights), metadata={"format": "pt"})
+    return folder
+
+
+def other_base_adapter(path: Path, *, hidden_size: int = 64) -> Path:
+    """A LoRA trained on another base (a tiny random BERT, hidden size 64, no download) whose
+    config claims all-MiniLM-L6-v2 (hidden size 384): every tensor has the wrong shape."""
+    from peft import get_peft_model
+    from transformers import BertConfig, BertModel
+
+    torch.manual_seed(0)
+    bert = BertModel(
+        BertConfig(
+            hidden_size=hidden_size,
+            num_hidden_layers=2,
+            num_attention_heads=2,
+            intermediate_size=4 * hidden_size,
+            vocab_size=1000,
+        )
+    )
+    peft_model = get_peft_model(bert, lora_config())
+    with torch.no_grad():
+        for name, parameter in peft_model.named_parameters():
+            if "lora_B" in name:
+                parameter.normal_(std=0.02)
+    peft_model.save_pretrained(str(path))
+    return edit_adapter_config(path, base_model_name_or_path=MINILM_HUB_ID)
+
+
+def unknown_base(good: Path, path: Path, base: str = "acme/never-downloaded-encoder") -> Path:
+    """An adapter for a hub id that is neither an alias nor a local folder."""
+    return edit_adapter_config(copy_checkpoint(good, path), base_model_name_or_path=base)
+
+
+class _Payload:
+    """Unpickling this runs `code` (the classic pickle exploit, here: write a marker file)."""
+
+    def __init__(self, code: str) -> None:
+        self.code = code
+
+    def __reduce__(self):  # type: ignore[no-untyped-def]
+        return (exec, (self.code,))
+
+
+def write_pickle_payload(file: Path, marker: Path) -> Path:
+    """A torch.save file of real-looking adapter weights plus a payload that creates `marker`
+    when the file is unpickled (torch.load with weights_only=False, as PEFT's fallback does)."""
+    code = f"open({str(marker)!r}, 'w').write('the payload ran')"
+    key = "base_model.model.encoder.layer.0.attention.self.query.lora_A.weight"
+    torch.save({key: torch.zeros(8, 384), "payload": _Payload(code)}, str(file))
+    return file
+
+
+def pickled_adapter(good: Path, path: Path, marker: Path) -> Path:
+    """adapter_model.bin (a pickle with a code-running payload) instead of safetensors."""
+    folder = copy_checkpoint(good, path)
+    (folder / ADAPTER_WEIGHTS).unlink()
+    write_pickle_payload(folder / PICKLED_WEIGHTS, marker)
+    return folder
+
+
+def both_weight_files(good: Path, path: Path, marker: Path) -> Path:
+    """adapter_model.safetensors and adapter_model.bin side by side: which one is meant?"""
+    folder = copy_checkpoint(good, path)
+    write_pickle_payload(folder / PICKLED_WEIGHTS, marker)
+    return folder
+
+
+# ---- data -----------------------------------------------------------------------------------
+
+
+def _jsonl(rows: list[dict]) -> str:
+    return "".join(json.dumps(row) + "\n" for row in rows)
+
+
+def pair_rows(n: int = 12, *, split: str | None = None, label: int | None = None) -> list[dict]:
+    """`n` valid pairs, alternating labels 1/0 (or all `label`), scores to match."""
+    rows = []
+    for i in range(n):
+        positive = (i % 2 == 0) if label is None else bool(label)
+        row = {
+            "sentence1": f"the vpn drops every {i + 2} minutes on the office wifi",
+            "sentence2": f"vpn keeps disconnecting after {i + 2} minutes"
+            if positive
+            else f"printer {i} on floor two is out of paper",
+            "score": 4.0 if positive else 0.5,
+            "label": int(positive),
+        }
+        if split:
+            row["split"] = split
+        rows.append(row)
+    return rows
+
+
+def missing_column(folder: Path) -> Path:
+    """Line 3 has no sentence2."""
+    rows = pair_rows(6)
+    del rows[2]["sentence2"]
+    path = folder / "missing_column.jsonl"
+    path.write_text(_jsonl(rows), encoding="utf-8")
+    return path
+
+
+def non_numeric_score(folder: Path) -> Path:
+    """A CSV whose score on line 3 (the second data row) is a word."""
+    path = folder / "non_numeric_score.csv"
+    path.write_text(
+        "sentence1,sentence2,score\n"
+        "vpn drops,vpn disconnects,4.5\n"
+        "printer jammed,paper stuck in printer,high\n",
+        encoding="utf-8",
+    )
+    return path
+
+
+def bad_label(folder: Path) -> Path:
+    """Line 2 carries label 2."""
+    rows = pair_rows(6)
+    rows[1]["label"] = 2
+    path = folder / "bad_label.jsonl"
+    path.write_text(_jsonl(rows), encoding="utf-8")
+    return path
+
+
+def one_class(folder: Path) -> Path:
+    """Every pair is a positive: ROC-AUC, F1 and the FP rate are undefined."""
+    path = folder / "one_class.jsonl"
+    path.write_text(_jsonl(pair_rows(8, label=1)), encoding="utf-8")
+    return path
+
+
+def empty_file(folder: Path) -> Path:
+    path = folder / "empty.jsonl"
+    path.write_text("", encoding="utf-8")
+    return path
+
+
+def not_utf8(folder: Path) -> Path:
+    """Latin-1 bytes on line 2 ("café" written by a tool that is not UTF-8)."""
+    path = folder / "not_utf8.jsonl"
+    first = _jsonl(pair_rows(1)).encode("utf-8")
+    second = '{"sentence1": "caf\xe9 wifi down", "sentence2": "no wifi", "score": 4.0, "label": 1}'
+    path.write_bytes(first + second.encode("latin-1") + b"\n")
+    return path
+
+
+#: far more than all-MiniLM-L6-v2's max_seq_length (256 tokens)
+LONG_TEXT = "the shared drive mapping fails after the overnight patch " * 40
+
+
+def duplicates_and_long_texts(folder: Path) -> Path:
+    """A small valid data set (calibration and test splits, both classes in each) whose test
+    split holds 2 duplicate pairs and 1 text far beyond the model's maximum length."""
+    calibration = pair_rows(10, split="calibration")
+    test = [
+        {**row, "sentence1": row["sentence1"].replace("vpn", "VPN client")}
+        for row in pair_rows(12, split="test")
+    ]
+    test[3]["sentence2"] = LONG_TEXT
+    test += [dict(test[0]), dict(test[1])]  # the same ordered pairs again
+    path = folder / "tiny_with_duplicates.jsonl"
+    path.write_text(_jsonl(calibration + test), encoding="utf-8")
+    return path

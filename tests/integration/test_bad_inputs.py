@@ -1,0 +1,416 @@
+"""Every bad input fails the real gate (in-process) with a message naming file, problem and fix.
+
+The zoo is built at test time by tests/bad_inputs.py. Checkpoints that cannot be gated are
+refused before any slow load (harness.preflight) and error every gate test of their own,
+while the run still reports; input the whole run depends on (gate.toml, the checkpoints
+directory, a checkpoint folder) fails every gate test and the summary says NOTHING GATED.
+Either way the exit status is non-zero and no partial report passes for a complete one.
+Target modules absent from the base are in test_gate_catches.py (PEFT's own refusal).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import bad_inputs as zoo
+import pytest
+import torch
+
+LOADED = "test_adapter_loaded_exactly"
+ADAPTER_TESTS = (
+    LOADED,
+    "test_adapter_changes_embeddings",
+    "test_merged_equals_unmerged",
+    "test_merged_model_reloads_identically",
+    "test_disabled_adapter_reproduces_base",
+    "test_baseline_untouched",
+)
+UNUSABLE = "unusable-input"
+LENIENT = (  # targets anything meets: a run over good input then passes
+    ("spearman = 0.8", "spearman = -1.0"),
+    ("roc_auc = 0.95", "roc_auc = 0.0"),
+    ("fp_rate = 0.2", "fp_rate = 1.0"),
+    ("min_delta = 0.0", "min_delta = -1.0"),
+    ("n_resamples = 1000", "n_resamples = 200"),
+)
+
+
+def stub_checkpoint(project, name: str = "stub") -> Path:
+    """A folder that reads as a full model; no test in these runs ever loads it."""
+    folder = project.checkpoint_path(name)
+    folder.mkdir(parents=True)
+    (folder / "modules.json").write_text("[]", encoding="utf-8")
+    return folder
+
+
+def assert_refused(run, test: str, checkpoint: str, *fragments: str) -> str:
+    """The run failed, `test` of `checkpoint` shows every fragment, and no traceback anywhere."""
+    assert run.ret == pytest.ExitCode.TESTS_FAILED, run.text
+    message = run.section(test, checkpoint)
+    for fragment in fragments:
+        assert fragment in message, f"{fragment!r} not in:\n{message}"
+    assert "\n  fix: " in message
+    assert "Traceback" not in run.text
+    assert " passed" not in run.text.split("short test summary info")[-1]
+    return message
+
+
+def results_of(project) -> dict:
+    return json.loads((project.path / "reports" / "latest" / "results.json").read_text())
+
+
+# ---- checkpoints refused before loading: that checkpoint's every test errors ----------------
+
+LOAD_REFUSALS = {
+    # name: (build(good, path, marker), file named, problem fragments, fix fragment)
+    "truncated": (
+        lambda good, path, _: zoo.truncated_weights(good, path),
+        "adapter_model.safetensors",
+        ["cannot be read as safetensors", "file not fully covered"],
+        "re-save or re-download it: the file is truncated or corrupt",
+    ),
+    "corrupt": (
+        lambda good, path, _: zoo.corrupt_weights(good, path),
+        "adapter_model.safetensors",
+        ["cannot be read as safetensors", "exceeds the file"],
+        "re-save or re-download it: the file is truncated or corrupt",
+    ),
+    "non-finite": (
+        lambda good, path, _: zoo.non_finite_weights(good, path),
+        "adapter_model.safetensors",
+        [
+            "2 of 24 adapter tensors hold NaN or Inf values",
+            "layer.0.attention.self.query.lora_A.weight: 1 NaN and 0 Inf of 3072 values",
+            "layer.0.attention.self.query.lora_B.weight: 0 NaN and 1 Inf of 3072 values",
+        ],
+        "training diverged",
+    ),
+    "other-base": (
+        lambda good, path, _: zoo.other_base_adapter(path),
+        "adapter_model.safetensors",
+        ["8 of 8 adapter tensors do not fit the base model", "expected 384", "found 64"],
+        "the adapter was made for another base model",
+    ),
+    "unknown-base": (
+        lambda good, path, _: zoo.unknown_base(good, path),
+        "adapter_config.json",
+        ["'acme/never-downloaded-encoder'"],
+        "[aliases]",
+    ),
+    "unusable-rank": (
+        lambda good, path, _: zoo.unusable_rank(good, path),
+        "adapter_config.json",
+        ['r = "eight" must be a positive whole number'],
+        "restore the values the adapter was trained with",
+    ),
+    "pickled": (
+        zoo.pickled_adapter,
+        "adapter_model.bin",
+        ["is a pickled PyTorch file, and unpickling can run arbitrary code"],
+        "torch.load(weights_only=True), which refuses code",
+    ),
+    "bin-and-safetensors": (
+        zoo.both_weight_files,
+        "",  # the folder itself
+        ["holds both adapter_model.safetensors and adapter_model.bin", "ambiguous"],
+        "delete adapter_model.bin",
+    ),
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", list(LOAD_REFUSALS))
+def test_bad_checkpoint_is_refused_before_loading(gate_project, good_adapter, tmp_path, name):
+    build, file, problems, fix = LOAD_REFUSALS[name]
+    marker = tmp_path / "payload-ran"
+    checkpoint = build(good_adapter, gate_project.checkpoint_path(name), marker)
+
+    run = gate_project.run(checkpoint)
+
+    outcomes = run.outcomes(name)
+    assert set(ADAPTER_TESTS) <= set(outcomes)
+    assert set(outcomes.values()) == {"ERROR"}  # none ran, none passed
+    path = checkpoint / file if file else checkpoint
+    assert_refused(run, LOADED, name, f"{path}: ", *problems, fix)
+    summary = run.summary()
+    assert re.search(rf"REJECT   {name}: \w+ error: ", summary)
+    assert re.search(r"FAILED CLOSED: \d+ gate test\(s\) were skipped or errored", summary)
+    assert "INCOMPLETE: the verdicts do not cover everything the gate must check" in summary
+    results = results_of(gate_project)
+    assert results["complete"] is False
+    assert "gate test(s) were skipped or errored" in results["incomplete_reasons"][0]
+    (row,) = results["checkpoints"]
+    assert row["verdict"] == "REJECT" and row["first_failure"]["message"].startswith(f"{path}: ")
+    assert not marker.exists(), "the pickle's payload ran"
+
+
+def test_pickle_payload_is_live_but_never_runs(gate_project, good_adapter, tmp_path):
+    """The control: the payload does run when unpickled, so its absence after the gate means the
+    gate never unpickled it; torch.load(weights_only=True), the conversion the fix suggests,
+    refuses it too."""
+    control_marker = tmp_path / "control-ran"
+    control = zoo.write_pickle_payload(tmp_path / "control.bin", control_marker)
+    with pytest.raises(Exception, match="Weights only load failed"):
+        torch.load(str(control), weights_only=True)
+    assert not control_marker.exists()
+    torch.load(str(control), weights_only=False)  # what a pickle-trusting loader does
+    assert control_marker.read_text() == "the payload ran"
+
+    marker = tmp_path / "gate-payload-ran"
+    checkpoint = zoo.pickled_adapter(good_adapter, gate_project.checkpoint_path("pickled"), marker)
+    run = gate_project.run(checkpoint, args=["-k", "baseline_untouched"])
+
+    assert run.ret == pytest.ExitCode.TESTS_FAILED
+    assert "is a pickled PyTorch file" in run.text
+    assert not marker.exists(), "the gate unpickled adapter_model.bin"
+
+
+# ---- input the whole run depends on: every gate test fails, NOTHING GATED --------------------
+
+
+def assert_nothing_gated(run, *fragments: str) -> None:
+    assert_refused(run, LOADED, UNUSABLE, "the release gate cannot run: ", *fragments)
+    summary = run.summary()
+    assert "NOTHING GATED: the release gate cannot run: " in summary
+    for fragment in fragments:
+        assert fragment in summary
+    assert "PASSED" not in run.result.stdout.str()
+
+
+def test_adapter_weights_without_config_are_refused(gate_project, good_adapter):
+    checkpoint = zoo.without_config(good_adapter, gate_project.checkpoint_path("no-config"))
+    run = gate_project.run(checkpoint)
+    assert_nothing_gated(
+        run,
+        f"{checkpoint / 'adapter_config.json'}: is missing: the folder holds adapter weights "
+        "(adapter_model.safetensors) but no adapter config",
+        "fix: copy adapter_config.json from where the adapter was saved",
+    )
+
+
+def test_invalid_adapter_config_is_refused(gate_project, good_adapter):
+    checkpoint = zoo.invalid_config(good_adapter, gate_project.checkpoint_path("bad-json"))
+    run = gate_project.run(checkpoint)
+    assert_nothing_gated(
+        run,
+        f"{checkpoint / 'adapter_config.json'}: is not valid JSON",
+        "fix: re-save the adapter with save_pretrained",
+    )
+
+
+def test_two_checkpoints_with_one_name_are_refused(gate_project):
+    first = stub_checkpoint(gate_project, "one/same")
+    second = stub_checkpoint(gate_project, "two/same")
+    run = gate_project.run(first, second)
+    assert_nothing_gated(
+        run,
+        f"{second}: has the same name 'same' as {first}",
+        "fix: rename one folder",
+    )
+
+
+def test_empty_checkpoints_directory_gates_nothing(gate_project):
+    run = gate_project.run()  # no --checkpoint: everything below the empty models/
+    assert_nothing_gated(
+        run,
+        f"{gate_project.path / 'models'}: the checkpoints directory holds no checkpoint",
+        "fix: save an adapter or model into a sub-folder, or pass --checkpoint PATH",
+    )
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "fragments"),
+    [
+        (
+            "batch_size = 64",
+            "batch_sise = 64",
+            ["unknown key 'batch_sise' in [gate]", "fix: did you mean 'batch_size'?"],
+        ),
+        (
+            "roc_auc = 0.95",
+            "roc_auc = 1.5",
+            ["[targets] roc_auc = 1.5 is outside its range [0.0, 1.0]", "fix: set roc_auc to a"],
+        ),
+    ],
+    ids=["unknown-key", "target-out-of-range"],
+)
+def test_bad_gate_toml_is_refused(gate_project, old, new, fragments):
+    gate_project.set_config(old, new)
+    run = gate_project.run(stub_checkpoint(gate_project))
+    assert_nothing_gated(run, f"{gate_project.path / 'gate.toml'}: ", *fragments)
+
+
+def test_gate_tests_that_gate_no_checkpoint_fail_the_run(gate_project):
+    (gate_project.path / "test_no_checkpoint.py").write_text(
+        "import pytest\n\npytestmark = pytest.mark.gpu\n\n\ndef test_nothing():\n    pass\n",
+        encoding="utf-8",
+    )
+    run = gate_project.run(stub_checkpoint(gate_project), args=["test_no_checkpoint.py"])
+
+    run.result.assert_outcomes(passed=1)  # alone, pytest would call this a success
+    assert run.ret == pytest.ExitCode.TESTS_FAILED
+    assert "NOTHING GATED: no gate test ran for a checkpoint" in run.summary()
+
+
+# ---- data sets: one run, every bad gating set fails its checks --------------------------------
+
+DATA_ZOO = {
+    # name: (build(folder) -> path, format, fragments of "path[:line]: problem", fix fragment)
+    "missing_column": (zoo.missing_column, "jsonl", ":3: missing column 'sentence2'", "fix: give"),
+    "non_numeric_score": (
+        zoo.non_numeric_score,
+        "csv",
+        ":3: score 'high' in column 'score' is not a number",
+        "fix: write the score as a decimal number",
+    ),
+    "bad_label": (zoo.bad_label, "jsonl", ":2: label must be 0 or 1, got int 2", "fix: write"),
+    "one_class": (
+        zoo.one_class,
+        "jsonl",
+        ": all 8 pairs carry label 1: ROC-AUC, F1 and the FP rate are undefined with one class",
+        "fix: add pairs of the other class",
+    ),
+    "empty": (zoo.empty_file, "jsonl", ": the file holds no sentence pairs", "fix: point to"),
+    "not_utf8": (
+        zoo.not_utf8,
+        "jsonl",
+        ":2: byte 0xe9 at offset",
+        "fix: re-save the file as UTF-8",
+    ),
+    "gone": (
+        lambda folder: folder / "does-not-exist.jsonl",
+        "jsonl",
+        ": the file does not exist ([datasets.gone] path in gate.toml, role gate)",
+        "fix: correct path under [datasets.gone]: a relative path is relative to gate.toml",
+    ),
+}
+
+
+def only_datasets(project, tables: str) -> None:
+    """Replace the project's [datasets.*] tables (they end gate.toml) with `tables`."""
+    path = project.path / "gate.toml"
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text[: text.index("[datasets.")] + tables, encoding="utf-8")
+
+
+@pytest.mark.slow
+def test_bad_data_sets_fail_their_gating_checks(gate_project, good_adapter):
+    gate_project.include("test_quality.py")
+    folder = gate_project.path / "data"
+    folder.mkdir()
+    paths = {name: build(folder) for name, (build, *_) in DATA_ZOO.items()}
+    only_datasets(
+        gate_project,
+        "".join(
+            f'[datasets.{name}]\nrole = "gate"\npath = "{paths[name].as_posix()}"\n'
+            f'format = "{fmt}"\n\n'
+            for name, (_, fmt, *_) in DATA_ZOO.items()
+        ),
+    )
+
+    run = gate_project.run(good_adapter, args=["test_quality_battery.py"])
+
+    assert run.ret == pytest.ExitCode.TESTS_FAILED
+    outcomes = run.outcomes(f"{next(iter(DATA_ZOO))}-good-adapter")
+    assert outcomes == dict.fromkeys(
+        ["test_beats_baseline", "test_meets_targets", "test_fp_rate_under_target"], "ERROR"
+    )
+    summary = " ".join(run.summary().split())  # the summary wraps long lines
+    results = results_of(gate_project)
+    for name, (_, _, problem, fix) in DATA_ZOO.items():
+        message = run.section("test_beats_baseline", f"{name}-good-adapter")
+        expected = f"gating data set '{name}': {paths[name]}{problem}"
+        assert expected in message, f"{name}: {expected!r} not in\n{message}"
+        assert fix in message, f"{name}: {fix!r} not in\n{message}"
+        assert f"gating data set '{name}' could not be read: " in summary
+        reason = f"gating data set '{name}' could not be read: {paths[name]}{problem}"
+        assert any(r.startswith(reason) for r in results["incomplete_reasons"]), reason
+    assert "Traceback" not in run.text
+    assert "INCOMPLETE" in summary
+    assert results["complete"] is False
+    assert {d["name"]: d["status"] for d in results["datasets"]} == dict.fromkeys(
+        DATA_ZOO, "unreadable"
+    )
+
+
+# ---- session level: a partial run is never a complete one -------------------------------------
+
+SKIPPING_GATE_TEST = """
+import pytest
+
+pytestmark = pytest.mark.gpu
+
+
+def test_runs(candidate):
+    pass
+
+
+def test_cannot_check_here(candidate):
+    pytest.skip("this check needs a GPU")
+"""
+
+
+@pytest.mark.slow
+def test_a_partial_run_says_it_is_incomplete(gate_project, good_adapter):
+    """A skipped check, a gating set that cannot be read (its checks not even collected) and a
+    checkpoint none of whose tests ran: the run fails, and results.json says why."""
+    (gate_project.path / "test_partial.py").write_text(SKIPPING_GATE_TEST, encoding="utf-8")
+    gate_project.set_config('path = "/', 'path = "/nonexistent/')
+    stub_checkpoint(gate_project, "left-out")
+
+    run = gate_project.run(
+        good_adapter,
+        gate_project.checkpoint_path("left-out"),
+        args=["test_partial.py", "-k", "not left-out"],
+    )
+
+    assert run.ret == pytest.ExitCode.TESTS_FAILED
+    results = results_of(gate_project)
+    assert results["complete"] is False
+    reasons = results["incomplete_reasons"]
+    assert reasons[0].startswith("1 gate test(s) were skipped or errored")
+    assert reasons[1].startswith("gating data set 'it_incidents' could not be read: /nonexistent/")
+    assert reasons[2] == "checkpoint 'left-out' was not gated: no gate test ran for it"
+    summary = run.summary()
+    assert "INCOMPLETE: the verdicts do not cover everything the gate must check:" in summary
+    assert "  - checkpoint 'left-out' was not gated: no gate test ran for it" in summary
+    assert "NOT GATED left-out" in summary
+
+
+# ---- reported, not refused: duplicate pairs and texts beyond the model's maximum length -------
+
+
+def tiny_gating_set(project) -> Path:
+    """The project gates one small valid data set (2 duplicate pairs, 1 over-long text) with
+    targets anything meets."""
+    for old, new in LENIENT:
+        project.set_config(old, new)
+    data = zoo.duplicates_and_long_texts(project.path)
+    only_datasets(
+        project,
+        f'[datasets.tiny]\nrole = "gate"\npath = "{data.as_posix()}"\nformat = "jsonl"\n'
+        'calibration_split = "calibration"\ntest_split = "test"\n',
+    )
+    return data
+
+
+@pytest.mark.slow
+def test_duplicate_pairs_and_over_long_texts_are_counted_and_reported(gate_project, good_adapter):
+    gate_project.include("test_quality.py")
+    tiny_gating_set(gate_project)
+
+    run = gate_project.run(good_adapter, args=["test_quality_battery.py"])
+
+    assert run.ret == pytest.ExitCode.OK, run.text  # noted, never a failure on their own
+    results = results_of(gate_project)
+    assert results["complete"] is True and results["incomplete_reasons"] == []
+    (dataset,) = results["datasets"]
+    assert dataset["n_pairs"] == 14
+    assert (dataset["duplicate_pairs"], dataset["truncated_texts"]) == (2, 1)
+    summary = " ".join(run.summary().split())
+    assert (
+        "data set 'tiny': 2 duplicate pair(s), each counted again; 1 text(s) longer than the "
+        "baseline's max_seq_length (truncated when encoded)"
+    ) in summary

@@ -1,0 +1,105 @@
+"""One report, however the run is split: serial, `-n 2` workers, or `--shard K/N` + merge.
+
+And promotion: a checkpoint that passed every gate test is copied, merged, with its
+fingerprint; one that failed anything never is.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from factories import copy_checkpoint, make_never_trained
+from sentence_transformers import SentenceTransformer
+
+from harness.__main__ import main
+from harness.checkpoints import shard_index
+from harness.fingerprints import directory_fingerprint
+from harness.merge import read_run, stable
+
+pytestmark = pytest.mark.slow
+
+NAMES = ("alpha", "bravo", "charlie")
+RELAXED = (  # every checkpoint that is applied and beats nothing in particular passes
+    ("spearman = 0.8", "spearman = -1.0"),
+    ("roc_auc = 0.95", "roc_auc = 0.0"),
+    ("fp_rate = 0.2", "fp_rate = 1.0"),
+    ("min_delta = 0.0", "min_delta = -1.0"),
+    ("n_resamples = 1000", "n_resamples = 200"),
+)
+
+
+@pytest.fixture
+def project(gate_project, good_adapter):
+    gate_project.include("test_quality.py")
+    for old, new in RELAXED:
+        gate_project.set_config(old, new)
+    for name in NAMES:
+        copy_checkpoint(good_adapter, gate_project.checkpoint_path(name))
+    return gate_project
+
+
+def run_gate(project, *args: str, report_dir=None) -> dict:
+    report_dir = report_dir or project.path / "reports"
+    result = project.pytester.runpytest_inprocess(
+        "-m", "gpu", "-p", "no:cacheprovider", f"--report-dir={report_dir}", *args
+    )
+    assert result.ret == 0, result.stdout.str()[-3000:]
+    return json.loads((report_dir / "latest" / "results.json").read_text())
+
+
+def test_serial_workers_and_merged_shards_give_the_same_report(project):
+    serial = run_gate(project)
+    assert [c["name"] for c in serial["checkpoints"]] == list(NAMES)
+    assert {c["verdict"] for c in serial["checkpoints"]} == {"PROMOTE"}
+
+    workers = run_gate(project, "-n", "2")
+    assert stable(workers) == stable(serial)
+
+    shards = []
+    for k in (1, 2):
+        out = project.path / f"shard-{k}"
+        expected = [n for n in NAMES if shard_index(n, 2) == k]
+        if not expected:
+            continue
+        shard = run_gate(project, f"--shard={k}/2", report_dir=out)
+        assert [c["name"] for c in shard["checkpoints"]] == expected
+        shards.append(out / "latest")
+    assert main(["merge", "--out", str(project.path / "merged"), *map(str, shards)]) == 0
+    _, merged, _ = read_run(project.path / "merged" / "latest")
+    assert stable(merged) == stable(serial)
+
+
+def test_merge_refuses_shards_of_different_configurations(project, tmp_path):
+    first = run_gate(project, "--shard=1/1", report_dir=tmp_path / "a")
+    assert first["checkpoints"]
+    project.set_config("n_resamples = 200", "n_resamples = 300")
+    run_gate(project, "--shard=1/1", report_dir=tmp_path / "b")
+    code = main(
+        [
+            "merge",
+            "--out",
+            str(tmp_path / "m"),
+            str(tmp_path / "a" / "latest"),
+            str(tmp_path / "b" / "latest"),
+        ]
+    )
+    assert code == 2
+
+
+def test_only_a_checkpoint_that_passed_everything_is_promoted(project, tmp_path):
+    make_never_trained(project.checkpoint_path("charlie"))  # fails: changes nothing
+    target = tmp_path / "promoted"
+    result = project.pytester.runpytest_inprocess(
+        "-m", "gpu", "-p", "no:cacheprovider", f"--promote-to={target}"
+    )
+    assert result.ret == 1
+    assert sorted(p.name for p in target.iterdir()) == ["alpha", "bravo"]  # no staging left
+    record = json.loads((target / "alpha" / "gate-record.json").read_text())
+    assert record["checkpoint"]["verdict"] == "PROMOTE"
+    folder_files = {p.name for p in (target / "alpha").iterdir()} - {"gate-record.json"}
+    assert "adapter_config.json" not in folder_files  # merged: a standalone model
+    model = SentenceTransformer(str(target / "alpha"), device="cpu")
+    assert model.encode(["printer jams"]).shape == (1, 384)
+    assert len(record["model_fingerprint"]) == 64
+    assert record["model_fingerprint"] != directory_fingerprint(target / "alpha")  # record added

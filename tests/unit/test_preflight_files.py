@@ -1,0 +1,66 @@
+"""harness.preflight's checks of an adapter's own files, on files written by hand."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from safetensors.torch import save_file
+
+from harness.errors import CheckpointError
+from harness.preflight import (
+    check_adapter_config_values,
+    check_adapter_files,
+    check_no_pickled_weights,
+    check_weights_finite,
+)
+
+GOOD = {"peft_type": "LORA", "r": 8, "lora_alpha": 16, "target_modules": ["query", "value"]}
+
+
+def refused(call, *args) -> str:
+    with pytest.raises(CheckpointError) as caught:
+        call(*args)
+    assert "\n  fix: " in str(caught.value)
+    return str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("changes", "fragment"),
+    [
+        ({"r": 0}, "r = 0 must be a positive whole number"),
+        ({"r": True}, "r = true must be a positive whole number"),
+        ({"r": 8.5}, "r = 8.5 must be a positive whole number"),
+        ({"lora_alpha": "16"}, 'lora_alpha = "16" must be a number'),
+        ({"target_modules": []}, "target_modules = [] must be a module name pattern"),
+        ({"target_modules": ["query", 3]}, 'target_modules = ["query", 3] must be'),
+    ],
+)
+def test_unusable_lora_fields_are_refused(tmp_path, changes, fragment):
+    message = refused(check_adapter_config_values, tmp_path / "adapter_config.json",
+                      {**GOOD, **changes})
+    assert message.startswith(f"{tmp_path / 'adapter_config.json'}: has LoRA fields PEFT cannot")
+    assert fragment in message
+
+
+def test_usable_fields_and_other_peft_types_pass(tmp_path):
+    config_file = tmp_path / "adapter_config.json"
+    check_adapter_config_values(config_file, GOOD)
+    check_adapter_config_values(config_file, {**GOOD, "target_modules": "all-linear"})
+    check_adapter_config_values(config_file, {"peft_type": "IA3"})
+
+
+def test_finite_safetensors_without_pickle_pass(tmp_path):
+    save_file({"a.lora_A.weight": torch.ones(2, 3), "steps": torch.tensor([3])},
+              str(tmp_path / "adapter_model.safetensors"))
+    check_no_pickled_weights(tmp_path)
+    check_adapter_files(tmp_path, GOOD)
+
+
+def test_nan_and_inf_are_counted_per_tensor(tmp_path):
+    weights = tmp_path / "adapter_model.safetensors"
+    bad = torch.zeros(2, 3)
+    bad[0, 0], bad[1, 1], bad[1, 2] = float("nan"), float("inf"), float("-inf")
+    save_file({"a.lora_A.weight": bad, "b.lora_B.weight": torch.ones(3, 2)}, str(weights))
+    message = refused(check_weights_finite, weights)
+    assert "1 of 2 adapter tensors hold NaN or Inf values" in message
+    assert "a.lora_A.weight: 1 NaN and 2 Inf of 6 values" in message

@@ -1,0 +1,237 @@
+"""harness.throughput without models: cases, the merged/base check, records, the leaderboard's
+throughput table and sent/s column, the [throughput] table of gate.toml."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+from results_factory import GRADED, build
+
+from harness import throughput
+from harness.config import load_config
+from harness.errors import ConfigError
+from harness.leaderboard import render_markdown, render_text, throughput_rows
+from harness.throughput import (
+    CheckpointThroughput,
+    MergedRatio,
+    PeakMemory,
+    ThroughputCase,
+    ThroughputRun,
+    check_merged_ratio,
+    interleaved_seconds,
+)
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+# ---- cases -----------------------------------------------------------------------------------
+
+
+def test_cpu_cases_are_float32_with_base_and_merged_back_to_back():
+    ids = [c.id for c in throughput.cases([16, 64], "cpu")]
+
+    assert ids == [
+        "base-float32-b16", "merged-float32-b16", "shipped-float32-b16",
+        "base-float32-b64", "merged-float32-b64", "shipped-float32-b64",
+    ]  # fmt: skip
+    assert ThroughputCase.parse("merged-float32-b64") == ThroughputCase("merged", "float32", 64)
+    assert ThroughputCase("base", "float32", 1).adapter_only
+    assert not ThroughputCase("shipped", "float32", 1).adapter_only
+
+
+def test_cuda_adds_half_precision_dtypes():
+    cases = throughput.cases([32], "cuda:0")
+
+    assert {c.dtype for c in cases} == {"float32", "float16", "bfloat16"}
+    assert len(cases) == 9
+
+
+# ---- the merged/base check -------------------------------------------------------------------
+
+
+def test_merged_ratio_passes_at_the_minimum_and_fails_below_with_the_numbers():
+    ok = MergedRatio("float32", 16, base=700.0, merged=665.0)  # 0.95
+    slow = MergedRatio("float32", 64, base=800.0, merged=560.0)  # 0.70
+
+    assert check_merged_ratio("ckpt", [ok], 0.95, rounds=5, sentences=512, device="cpu") is None
+    message = check_merged_ratio("ckpt", [ok, slow], 0.95, rounds=5, sentences=512, device="cpu")
+
+    assert message is not None
+    assert message.startswith(
+        "ckpt: the merged model encodes slower than 0.95x the base (best of 5 rounds over 512 "
+        "sentences on cpu):"
+    )
+    assert "float32 batch 64: merged 560 sent/s vs base 800 sent/s = 0.700x" in message
+    assert "batch 16" not in message
+
+
+def test_a_first_miss_that_the_re_measurement_clears_passes_and_both_are_kept():
+    noisy = MergedRatio("float32", 16, base=700.0, merged=600.0, remeasured=0.99)
+    still_slow = MergedRatio("float32", 64, base=700.0, merged=600.0, remeasured=0.80)
+
+    assert noisy.ratio == 0.99 and noisy.to_dict(0.95)["first_ratio"] == pytest.approx(0.8571)
+    assert check_merged_ratio("c", [noisy], 0.95, rounds=3, sentences=10, device="cpu") is None
+    message = check_merged_ratio("c", [still_slow], 0.95, rounds=3, sentences=10, device="cpu")
+    assert "= 0.857x, re-measured interleaved 0.800x" in message
+
+
+def test_interleaved_timing_alternates_after_one_warmup_each():
+    calls = []
+    functions = {"base": lambda: calls.append("b"), "merged": lambda: calls.append("m")}
+
+    seconds = interleaved_seconds(functions, rounds=3)
+
+    assert calls == ["b", "m"] + ["b", "m"] * 3
+    assert {name: len(s) for name, s in seconds.items()} == {"base": 3, "merged": 3}
+
+
+def test_peak_memory_on_the_cpu_is_the_peak_rss():
+    with PeakMemory("cpu") as peak:
+        block = bytearray(64 << 20)  # 64 MiB, touched
+        block[::4096] = b"x" * len(block[::4096])
+
+    assert peak.bytes >= 64 << 20
+    assert "RSS" in peak.kind
+
+
+# ---- records, results and the leaderboard ----------------------------------------------------
+
+
+def record(
+    name: str, speeds: dict[tuple[str, int], float], base: str | None
+) -> CheckpointThroughput:
+    """A checkpoint's record with one run per (mode, batch size) at `speeds` sentences/s."""
+    result = CheckpointThroughput(name, "cpu", "/probe.txt", 512, 64, base=base)
+    for (mode, batch), sps in speeds.items():
+        run = ThroughputRun(mode, "float32", batch, 512, [512 / sps, 512 / sps * 1.1], 10 << 20)
+        result.runs[run.key] = run
+    for batch in sorted({b for _, b in speeds}):
+        if ("base", batch) in speeds and ("merged", batch) in speeds:
+            result.ratios.append(
+                MergedRatio("float32", batch, speeds[("base", batch)], speeds[("merged", batch)])
+            )
+    return result
+
+
+SPEEDS = {
+    ("base", 16): 650.0, ("merged", 16): 640.0, ("shipped", 16): 530.0,
+    ("base", 64): 870.0, ("merged", 64): 850.0, ("shipped", 64): 720.0,
+}  # fmt: skip
+
+
+def test_leaderboard_sent_per_second_is_float32_at_the_largest_batch_size():
+    session = SimpleNamespace(
+        throughput={
+            "cand-a": record("cand-a", SPEEDS, base="baseline/all-MiniLM-L6-v2"),
+            "full": record("full", {("shipped", 64): 900.0}, base=None),
+        }
+    )
+
+    speeds = throughput.sentences_per_second_by_model(session)
+
+    assert speeds == {
+        "cand-a": pytest.approx(720.0),
+        "all-MiniLM-L6-v2": pytest.approx(870.0),
+        "full": pytest.approx(900.0),
+    }
+
+
+def results_with_throughput() -> dict:
+    results, _ = build(
+        candidates={"minilm-stsb-lora-r16-v3": 0.9, "minilm-hardneg-lora": 0.7},
+        baselines={"all-MiniLM-L6-v2": 0.5},
+        datasets={"it_incidents": "both", "stsb_reference": GRADED},
+    )
+    for checkpoint in results["checkpoints"]:
+        block = record(checkpoint["name"], SPEEDS, base="baseline/all-MiniLM-L6-v2")
+        checkpoint["throughput"] = block.to_dict()
+    for evaluation in results["evaluations"]:
+        evaluation["throughput"] = 870.0 if evaluation["role"] == "baseline" else 12345.6
+    return results
+
+
+def test_text_leaderboard_shows_sent_per_second_and_a_throughput_table_within_100_columns():
+    results = results_with_throughput()
+
+    text = render_text(results)
+
+    assert max(len(line) for line in text.splitlines()) <= 100
+    header = next(line for line in text.splitlines() if line.startswith("#  model"))
+    assert header.endswith("sent/s")
+    assert re.search(r"minilm-stsb-lora-r16-v3 .* 12346$", text, re.M)
+    assert "throughput (sentences/s, best of 2 rounds over 512 sentences; cpu)" in text
+    assert re.search(r"^minilm-hardneg-lora\s+float32\s+64\s+870\s+720\s+850\s+0\.98x$", text, re.M)
+
+
+def test_markdown_leaderboard_has_the_throughput_table():
+    results = results_with_throughput()
+
+    markdown = render_markdown(results)
+
+    assert "## Throughput (sentences/s, best of 2 rounds over 512 sentences; cpu)" in markdown
+    assert "| checkpoint | dtype | batch | base | shipped | merged | merged/base |" in markdown
+    assert "| minilm-stsb-lora-r16-v3 | float32 | 16 | 650 | 530 | 640 | 0.98x |" in markdown
+    assert len(throughput_rows(results)) == 4
+
+
+def test_checkpoint_record_to_dict_orders_runs_and_reports_memory():
+    block = record("c", SPEEDS, base="baseline/b").to_dict()
+
+    assert [(r["mode"], r["batch_size"]) for r in block["runs"]] == [
+        ("base", 16), ("shipped", 16), ("merged", 16),
+        ("base", 64), ("shipped", 64), ("merged", 64),
+    ]  # fmt: skip
+    run = block["runs"][0]
+    assert run["sentences_per_second"] == pytest.approx(650.0, abs=0.1)
+    assert run["rounds"] == 2 and run["peak_memory_bytes"] == 10 << 20
+    assert block["merged_vs_base"][1]["ratio"] == pytest.approx(850 / 870, abs=1e-4)
+    assert block["merged_vs_base"][1]["passed"] is True
+
+
+# ---- gate.toml [throughput] ------------------------------------------------------------------
+
+
+def test_repository_gate_toml_has_the_throughput_table():
+    spec = load_config(REPO / "gate.toml").throughput
+
+    assert spec.batch_sizes == (16, 64)
+    assert spec.min_merged_ratio == 0.95
+    assert spec.corpus_path is None  # the probe sentences
+    assert spec.corpus_size == 512 and spec.rounds == 5
+
+
+@pytest.mark.parametrize(
+    ("pattern", "replacement", "expected"),
+    [
+        (
+            r"^batch_sizes = .*",
+            "batch_sizes = []",
+            "must be distinct whole numbers from 1 to 65536",
+        ),
+        (r"^batch_sizes = .*", "batch_sizes = [16, 16]", "must be distinct whole numbers"),
+        (r"^batch_sizes = .*", "batch_sizes = [0]", "must be distinct whole numbers"),
+        (r"^batch_sizes = .*", 'batch_sizes = ["16"]', "must be distinct whole numbers"),
+        (r"^min_merged_ratio = .*", "min_merged_ratio = -1", "min_merged_ratio = -1 is outside"),
+        (r"^rounds = .*", "rounds = 0", "rounds = 0 is outside its range"),
+        (
+            r"^rounds = .*",
+            "round = 3",
+            "unknown key 'round' in [throughput]\n  fix: did you mean 'rounds'?",
+        ),
+    ],
+)
+def test_bad_throughput_settings_are_errors(tmp_path, pattern, replacement, expected):
+    text = (REPO / "gate.toml").read_text(encoding="utf-8")
+    text, count = re.subn(pattern, replacement, text, flags=re.M)
+    assert count == 1
+    path = tmp_path / "gate.toml"
+    path.write_text(text, encoding="utf-8")
+
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+
+    assert expected in str(caught.value)
+    assert "\n  fix: " in str(caught.value)
