@@ -1,6 +1,6 @@
 """`python -m harness`: command-line tools around gate runs (the gate itself runs under pytest).
 
-    python -m harness compare OLD NEW          what changed between two runs (exit 1 on a regression)
+    python -m harness compare OLD NEW          what changed between two runs (1: a regression)
     python -m harness merge --out DIR RUN...   one report from the report folders of N shards
 """
 

@@ -142,7 +142,9 @@ class Embedder:
             self.encoded[key] += len(todo)
             if cache_id:
                 self._save_disk(model, cache_id, store)
-        return np.stack([store[text_key(t)] for t in texts]) if texts else np.zeros((0, 0), np.float32)
+        if not texts:
+            return np.zeros((0, 0), np.float32)
+        return np.stack([store[text_key(t)] for t in texts])
 
     def forget(self, prefix: str) -> None:
         """Drop in-memory embeddings of keys starting with `prefix` (a candidate leaving memory)."""
@@ -194,7 +196,9 @@ class Embedder:
         except (OSError, ValueError, KeyError):
             return {}  # an unreadable cache is only a cache: encode again and overwrite it
 
-    def _save_disk(self, model: SentenceTransformer, cache_id: str, store: dict[str, np.ndarray]) -> None:
+    def _save_disk(
+        self, model: SentenceTransformer, cache_id: str, store: dict[str, np.ndarray]
+    ) -> None:
         if self.cache_dir is None:
             return
         path = self._cache_file(model, cache_id)

@@ -1,4 +1,4 @@
-"""The report folder of a run: results.json, leaderboard.md, report.html, scores.npz; plus `latest`."""
+"""A run's report folder: results.json, leaderboard.md, report.html, scores.npz; and `latest`."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ ARRAYS = "scores.npz"
 def write_report(
     results: dict[str, Any], arrays: dict[str, np.ndarray], report_dir: Path, *, when: datetime
 ) -> Path:
-    """Write the run's folder atomically (a temp folder renamed into place) and point `latest` at it."""
+    """Write the folder atomically (a temp folder renamed into place); point `latest` at it."""
     report_dir.mkdir(parents=True, exist_ok=True)
     stamp = when.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
     final = report_dir / stamp
@@ -34,7 +34,8 @@ def write_report(
         final = report_dir / f"{stamp}-{suffix}"
     staging = Path(tempfile.mkdtemp(prefix=".partial-", dir=report_dir))
     try:
-        (staging / RESULTS).write_text(json.dumps(results, indent=2, sort_keys=False) + "\n", encoding="utf-8")
+        document = json.dumps(results, indent=2, sort_keys=False) + "\n"
+        (staging / RESULTS).write_text(document, encoding="utf-8")
         (staging / LEADERBOARD).write_text(render_markdown(results), encoding="utf-8")
         np.savez_compressed(staging / ARRAYS, **arrays)
         (staging / HTML).write_text(render_html(results, arrays), encoding="utf-8")
