@@ -139,7 +139,7 @@ class _Table:
 
     def number(
         self, key: str, default: Any = ..., *, low: float | None = None, high: float | None = None
-    ) -> float:
+    ) -> Any:  # float, or the default (which may be None)
         value = self.get(key, (int, float), default)
         if value is None:
             return value

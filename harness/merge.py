@@ -100,15 +100,15 @@ def merge_runs(
                     "merge disjoint shards (each checkpoint in one --shard K/N only)",
                 )
         for evaluation in results["evaluations"]:
-            key = (evaluation["model"], evaluation["dataset"])
-            if evaluation["role"] == "baseline" and key in evaluations:
+            pair = (evaluation["model"], evaluation["dataset"])
+            if evaluation["role"] == "baseline" and pair in evaluations:
                 _agree(
-                    f"the baseline evaluation {key}",
-                    {path: stable(evaluation), Path("earlier run"): stable(evaluations[key])},
+                    f"the baseline evaluation {pair}",
+                    {path: stable(evaluation), Path("earlier run"): stable(evaluations[pair])},
                 )
-            evaluations.setdefault(key, evaluation)
-        for key, value in run_arrays.items():
-            arrays.setdefault(key, value)
+            evaluations.setdefault(pair, evaluation)
+        for name, value in run_arrays.items():
+            arrays.setdefault(name, value)
     merged["checkpoints"] = [checkpoints[name] for name in sorted(checkpoints)]
     merged["evaluations"] = [evaluations[key] for key in sorted(evaluations)]
     merged["not_applicable"] = sorted(

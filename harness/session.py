@@ -276,8 +276,8 @@ class GateSession:
     def arrays(self) -> dict[str, np.ndarray]:
         """Per-pair scores, gold data and probe distances for the report's plots (scores.npz)."""
         arrays: dict[str, np.ndarray] = {}
-        for (model, dataset), evaluation in sorted(self.evaluations.items()):
-            arrays[f"scores|{model}|{dataset}"] = evaluation.scores
+        for (model, dataset_name), evaluation in sorted(self.evaluations.items()):
+            arrays[f"scores|{model}|{dataset_name}"] = evaluation.scores
         for dataset in self.readable_datasets():
             if dataset.test.labels is not None:
                 arrays[f"labels|{dataset.spec.name}"] = dataset.test.labels
