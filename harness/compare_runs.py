@@ -238,12 +238,12 @@ def compare_results(old: dict[str, Any], new: dict[str, Any]) -> Comparison:
 
     old_evals = {(e["model"], e["dataset"]): e for e in old["evaluations"]}
     for ev in new["evaluations"]:
-        key = (ev["model"], ev["dataset"])
-        if key not in old_evals:
+        model_and_data = (ev["model"], ev["dataset"])
+        if model_and_data not in old_evals:
             continue
-        before = old_evals[key]["metrics"]
+        before = old_evals[model_and_data]["metrics"]
         for metric in [m for m in before if m in ev["metrics"]]:
-            change = compare_metric(*key, metric, before[metric], ev["metrics"][metric],
+            change = compare_metric(*model_and_data, metric, before[metric], ev["metrics"][metric],
                                     different_data=ev["dataset"] in changed_data)
             if change is None:
                 continue

@@ -346,7 +346,9 @@ def _confusion(ev: dict[str, Any]) -> str:
 
 
 def _dataset_section(results: dict[str, Any], arrays: dict[str, np.ndarray], dataset: str) -> str:
-    info = next((d for d in results.get("datasets", []) if d.get("name") == dataset), {})
+    info: dict[str, Any] = next(
+        (d for d in results.get("datasets", []) if d.get("name") == dataset), {}
+    )
     parts = [f'<h2 id="ds-{e(dataset)}">{e(dataset)} ({e(_role(results, dataset))})</h2>']
     parts.append(
         f"<p>{e(info.get('n_pairs', '?'))} test pairs; fingerprint "

@@ -9,6 +9,7 @@ import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import cast
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -172,7 +173,7 @@ class LoadedCandidate:
             raise ValueError(f"{self.checkpoint.name} has no adapter to merge")
         if self._merged is None:
             merged = copy.deepcopy(self.model)
-            merged[0].model = merged[0].model.merge_and_unload()
+            merged[0].model = cast(PeftModel, merged[0].model).merge_and_unload()
             merged.eval()
             self._merged = merged
         return self._merged
@@ -217,7 +218,7 @@ def load_candidate(
         warnings.simplefilter("always")
         try:
             peft_model = PeftModel.from_pretrained(
-                model[0].model,
+                cast(torch.nn.Module, model[0].model),
                 str(checkpoint.adapter_dir),
                 adapter_name=checkpoint.adapter_name,
                 is_trainable=False,

@@ -139,8 +139,9 @@ def merge_runs(
 def _join(first: dict[str, Any], second: dict[str, Any]) -> dict[str, Any]:
     """One checkpoint's entries from two workers: all checks, the verdict over all of them."""
     joined = {k: first.get(k) if first.get(k) is not None else second.get(k) for k in first}
-    joined["checks"] = sorted(first["checks"] + second["checks"], key=lambda c: c["check"])
-    failures = [c for c in joined["checks"] if c["outcome"] != "passed"]
+    checks = sorted(first["checks"] + second["checks"], key=lambda c: c["check"])
+    failures = [c for c in checks if c["outcome"] != "passed"]
+    joined["checks"] = checks
     joined["verdict"] = "REJECT" if failures else "PROMOTE"
     joined["first_failure"] = failures[0] if failures else None
     return joined

@@ -5,11 +5,11 @@ from __future__ import annotations
 import argparse
 import gc
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TypeVar
+from typing import TypeVar, cast
 
 os.environ["HF_HUB_OFFLINE"] = "1"  # no code path of the gate may reach a model hub
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
@@ -23,6 +23,7 @@ from harness.distributed import (  # noqa: E402
     XdistController,
     follow_controller,
     is_controller,
+    note_grouping,
     parse_shard,
     partials_dir,
     pytest_cmdline_main,  # noqa: F401  (a hook: -n N distributes by checkpoint)
@@ -39,7 +40,7 @@ from harness.session import CheckOutcome, GateSession, LoadedBaseline  # noqa: E
 from harness.summary import render_summary  # noqa: E402
 from harness.tolerances import low_precision_dtypes  # noqa: E402
 
-GATE = pytest.StashKey[GateSession]()
+GATE: pytest.StashKey[_LazyGate] = pytest.StashKey()
 CHECK = pytest.StashKey[tuple[str, str]]()  # (checkpoint name, check name) of a gate item
 UNUSABLE = pytest.StashKey[GateInputError]()  # why the gate's input cannot be used, if it cannot
 ADAPTER_ONLY = "adapter_only"
@@ -104,7 +105,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", f"{ADAPTER_ONLY}: a gate check that applies only to adapter checkpoints"
     )
-    config.stash[GATE] = _LazyGate(config)  # type: ignore[assignment]
+    config.stash[GATE] = _LazyGate(config)
     config.pluginmanager.register(GateRecorder(config), "release-gate-recorder")
     if is_controller(config):
         config.pluginmanager.register(XdistController(config), "release-gate-xdist")
@@ -146,7 +147,7 @@ class _LazyGate:
 
 def gate(config: pytest.Config) -> GateSession:
     """The run's GateSession (created on first use); bad input raises GateInputError."""
-    session = config.stash[GATE].get()  # type: ignore[attr-defined]
+    session = config.stash[GATE].get()
     session.device  # noqa: B018 - resolve once; a missing GPU is an input error
     return session
 
@@ -191,13 +192,15 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize("merge_dtype", low_precision_dtypes(session.device))
 
 
+@pytest.hookimpl(trylast=True)  # after xdist's own, which marks test ids with their group
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Drop checks that do not apply to a checkpoint's kind, and list them as not applicable."""
+    note_grouping(config, items)
     kept, dropped = [], []
     for item in items:
         callspec = getattr(item, "callspec", None)
         checkpoint = callspec.params.get("checkpoint") if callspec else None
-        if not isinstance(checkpoint, Checkpoint):
+        if callspec is None or not isinstance(checkpoint, Checkpoint):
             kept.append(item)
             continue
         check = getattr(item, "originalname", item.name).removeprefix("test_")
@@ -218,7 +221,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 @pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Iterator[None]:
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     report = yield
     if CHECK in item.stash:
         report.user_properties.append(("gate_check", item.stash[CHECK]))
@@ -232,10 +237,12 @@ class GateRecorder:
         self.config = config
         self.gate_tests_run = 0  # gate tests (marker gpu) that started, gating a checkpoint or not
 
-    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        if report.when == "setup" and "gpu" in report.keywords:
+    def pytest_runtest_setup(self, item: pytest.Item) -> None:
+        if item.get_closest_marker("gpu"):  # the marker: a keyword could be a parameter id
             self.gate_tests_run += 1
-        check = dict(report.user_properties).get("gate_check")
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        check = cast(tuple[str, str] | None, dict(report.user_properties).get("gate_check"))
         if not check:
             return
         if report.skipped:
@@ -292,7 +299,7 @@ class GateRecorder:
                 results, staging_dir(gate_session.promote_to), gate_session.promote_to
             )
 
-    def pytest_terminal_summary(self, terminalreporter) -> None:  # type: ignore[no-untyped-def]
+    def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
         gate_session = _started_gate(self.config)
         if gate_session is None or not gate_session.outcomes:
             if self.gate_tests_run:
@@ -311,6 +318,9 @@ class GateRecorder:
         if gate_session.promote_to is not None:
             names = ", ".join(gate_session.promoted) or "none"
             terminalreporter.write_line(f"promoted to {gate_session.promote_to}: {names}")
+        controller = self.config.pluginmanager.get_plugin("release-gate-xdist")
+        if controller is not None and controller.grouping_warning():
+            terminalreporter.write_line(controller.grouping_warning(), yellow=True)
 
 
 def _nothing_gated(config: pytest.Config) -> str:
@@ -322,7 +332,7 @@ def _nothing_gated(config: pytest.Config) -> str:
 
 def _started_gate(config: pytest.Config) -> GateSession | None:
     """The run's GateSession if anything created it, without creating one."""
-    return config.stash[GATE]._session  # type: ignore[attr-defined]
+    return config.stash[GATE]._session
 
 
 def _message(report: pytest.TestReport) -> str:

@@ -189,8 +189,8 @@ def check_adapter_fits_base(
     config_path, config = base_model_config(base_path)
     shapes = base_weight_shapes(config_path)
     layers = config.get("num_hidden_layers")
-    ranks = {adapter_config.get("r")} | set((adapter_config.get("rank_pattern") or {}).values())
-    ranks.discard(None)
+    declared = [adapter_config.get("r"), *(adapter_config.get("rank_pattern") or {}).values()]
+    ranks: set[int] = {r for r in declared if isinstance(r, int)}
     problems: list[str] = []
     for key, info in sorted(header.items()):
         shape = tuple(info.get("shape", ()))
@@ -205,7 +205,7 @@ def check_adapter_fits_base(
         part = next((p for p in _LORA_PARTS if name.endswith(p[0])), None)
         if part is None:  # a modules_to_save copy: the base parameter's own shape
             base_key = _base_key(shapes, name) if shapes is not None else None
-            if base_key is not None and shapes[base_key] != shape:
+            if shapes is not None and base_key is not None and shapes[base_key] != shape:
                 problems.append(
                     f"tensor '{key}' (a saved module): expected the base's shape "
                     f"{list(shapes[base_key])} ({base_key}), found {list(shape)}"

@@ -99,7 +99,7 @@ def _layer(name: str) -> int | None:
     return int(found.group(1)) if found else None
 
 
-def _dora_delta(layer: LoraLayer, adapter: str, base: torch.Tensor, delta: torch.Tensor):
+def _dora_delta(layer: Any, adapter: str, base: torch.Tensor, delta: torch.Tensor):
     """Effective DoRA weight minus the base, for a linear layer (weights as [out, in])."""
     fan_in_fan_out = getattr(layer, "fan_in_fan_out", False)
     weight = base.T if fan_in_fan_out else base
@@ -111,7 +111,9 @@ def _dora_delta(layer: LoraLayer, adapter: str, base: torch.Tensor, delta: torch
     return change.T if fan_in_fan_out else change
 
 
-def _lora_change(name: str, layer: LoraLayer, adapter: str) -> ModuleChange:
+def _lora_change(name: str, layer: Any, adapter: str) -> ModuleChange:
+    """One LoRA layer's weight change (`layer` is a peft LoraLayer; nn.Module attributes are
+    dynamic, hence Any)."""
     base = layer.get_base_layer().weight.detach().float()
     dora = adapter in getattr(layer, "lora_magnitude_vector", {})
     with torch.no_grad():

@@ -37,7 +37,7 @@ def write_report(
         document = json.dumps(results, indent=2, sort_keys=False) + "\n"
         (staging / RESULTS).write_text(document, encoding="utf-8")
         (staging / LEADERBOARD).write_text(render_markdown(results), encoding="utf-8")
-        np.savez_compressed(staging / ARRAYS, **arrays)
+        np.savez_compressed(staging / ARRAYS, **arrays)  # type: ignore[arg-type]
         (staging / HTML).write_text(render_html(results, arrays), encoding="utf-8")
         os.replace(staging, final)
     except BaseException:

@@ -337,8 +337,11 @@ class GateSession:
         if not baselines or baselines[0].spec.name != self.config.baselines[0].name:
             return None
         model = baselines[0].model
+        limit = model.max_seq_length
+        if limit is None:  # no limit: nothing is truncated
+            return 0
         tokens = model.tokenizer(dataset.texts(), add_special_tokens=True, verbose=False)
-        return sum(len(ids) > model.max_seq_length for ids in tokens["input_ids"])
+        return sum(len(ids) > limit for ids in tokens["input_ids"])
 
     def incomplete_reasons(self, *, gated_only: bool = False) -> list[str]:
         """Why the verdicts do not rest on every check of every checkpoint and gating data set.

@@ -254,6 +254,19 @@ def test_gate_tests_that_gate_no_checkpoint_fail_the_run(gate_project):
     assert "NOTHING GATED: no gate test ran for a checkpoint" in run.summary()
 
 
+def test_a_run_without_gate_tests_is_left_alone(gate_project):
+    """A parameter id "gpu" is a keyword, not the gpu marker: not a gate run, exit 0."""
+    (gate_project.path / "test_plain.py").write_text(
+        "import pytest\n\n\n"
+        '@pytest.mark.parametrize("device", ["gpu"])\n'
+        "def test_plain(device):\n    pass\n",
+        encoding="utf-8",
+    )
+    result = gate_project.pytester.runpytest_inprocess("-p", "no:cacheprovider", "test_plain.py")
+    assert result.ret == pytest.ExitCode.OK
+    assert "release gate" not in result.stdout.str()
+
+
 # ---- data sets: one run, every bad gating set fails its checks --------------------------------
 
 DATA_ZOO = {

@@ -7,6 +7,8 @@ fingerprint; one that failed anything never is.
 from __future__ import annotations
 
 import json
+import re
+from collections import defaultdict
 
 import pytest
 from factories import copy_checkpoint, make_never_trained
@@ -39,13 +41,26 @@ def project(gate_project, good_adapter):
     return gate_project
 
 
-def run_gate(project, *args: str, report_dir=None) -> dict:
+def run_gate(project, *args: str, report_dir=None, output: list[str] | None = None) -> dict:
     report_dir = report_dir or project.path / "reports"
     result = project.pytester.runpytest_inprocess(
         "-m", "gpu", "-p", "no:cacheprovider", f"--report-dir={report_dir}", *args
     )
     assert result.ret == 0, result.stdout.str()[-3000:]
+    if output is not None:
+        output.extend(result.outlines)
     return json.loads((report_dir / "latest" / "results.json").read_text())
+
+
+def workers_of_each_checkpoint(lines: list[str]) -> dict[str, set[str]]:
+    """From `-v` xdist output ("[gw1] [ 40%] PASSED path::test[alpha]@alpha", the id marked
+    with its xdist group): checkpoint -> the workers that ran its tests."""
+    workers = defaultdict(set)
+    for line in lines:
+        match = re.match(r"\[(gw\d+)\] .*(?:PASSED|FAILED|ERROR|SKIPPED) \S+@(\S+)\s*$", line)
+        if match:
+            workers[match[2]].add(match[1])
+    return dict(workers)
 
 
 def test_serial_workers_and_merged_shards_give_the_same_report(project):
@@ -53,8 +68,13 @@ def test_serial_workers_and_merged_shards_give_the_same_report(project):
     assert [c["name"] for c in serial["checkpoints"]] == list(NAMES)
     assert {c["verdict"] for c in serial["checkpoints"]} == {"PROMOTE"}
 
-    workers = run_gate(project, "-n", "2")
+    lines: list[str] = []
+    workers = run_gate(project, "-n", "2", "-v", output=lines)
     assert stable(workers) == stable(serial)
+    by_checkpoint = workers_of_each_checkpoint(lines)
+    assert set(by_checkpoint) == set(NAMES)
+    # grouped by checkpoint: each worker loads each of its checkpoints once
+    assert all(len(w) == 1 for w in by_checkpoint.values()), by_checkpoint
 
     shards = []
     for k in (1, 2):
