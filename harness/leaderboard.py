@@ -8,6 +8,7 @@ from typing import Any
 from harness.metrics import METRICS
 
 MAX_REASON = 300
+TERMINAL_WIDTH = 100  # text tables shorten their name column to fit (leaderboard.md never does)
 COLUMNS = (("spearman", "Spearman"), ("roc_auc", "ROC-AUC"), ("f1", "F1"), ("fp_rate", "FP rate"))
 
 
@@ -94,11 +95,11 @@ def render_text(results: dict[str, Any]) -> str:
     for dataset in datasets_in(results):
         header, body = _table(results, dataset)
         lines = [f"{dataset} ({_role(results, dataset)})"]
-        lines += _fixed_width(header, body, left=(1,), tight=METRIC_COLUMNS[1:])
+        lines += _fixed_width(header, body, left=(1,), tight=METRIC_COLUMNS[1:], shrink=1)
         blocks.append("\n".join(lines))
     if throughput_rows(results):
         header, body = _throughput_table(results)
-        lines = [throughput_title(results), *_fixed_width(header, body, left=(0, 1))]
+        lines = [throughput_title(results), *_fixed_width(header, body, left=(0, 1), shrink=0)]
         blocks.append("\n".join(lines))
     return "\n\n".join(blocks)
 
@@ -108,11 +109,32 @@ def render_text(results: dict[str, Any]) -> str:
 METRIC_COLUMNS = tuple(range(2, 2 + len(COLUMNS)))
 
 
+def _shorten(name: str, width: int) -> str:
+    """`name` in at most `width` characters: its start and end around "..."."""
+    if len(name) <= width:
+        return name
+    head = (width - 3 + 1) // 2
+    return name[:head] + "..." + name[len(name) - (width - 3 - head):]
+
+
 def _fixed_width(
-    header: list[str], body: list[list[str]], left: tuple[int, ...], tight: tuple[int, ...] = ()
+    header: list[str],
+    body: list[list[str]],
+    left: tuple[int, ...],
+    tight: tuple[int, ...] = (),
+    shrink: int | None = None,
 ) -> list[str]:
-    """Aligned rows: columns in `left` left-aligned, one space before columns in `tight`."""
+    """Aligned rows: columns in `left` left-aligned, one space before columns in `tight`;
+    column `shrink` shortened (names kept recognisable) if a row would pass TERMINAL_WIDTH."""
     widths = [max(len(row[i]) for row in [header, *body]) for i in range(len(header))]
+    gaps = sum(0 if i == 0 else 1 if i in tight else 2 for i in range(len(header)))
+    excess = sum(widths) + gaps - TERMINAL_WIDTH
+    if shrink is not None and excess > 0:
+        widths[shrink] = max(len(header[shrink]), 16, widths[shrink] - excess)
+        body = [
+            [_shorten(c, widths[shrink]) if i == shrink else c for i, c in enumerate(row)]
+            for row in body
+        ]
     return [
         "".join(
             ("" if i == 0 else " " if i in tight else "  ")

@@ -108,6 +108,23 @@ def test_text_tables_fit_100_columns_for_realistic_names():
     assert header.split()[:2] == ["#", "model"]
 
 
+def test_long_checkpoint_names_are_shortened_in_the_terminal_only():
+    long_name = "team-incidents-minilm-lora-r16-alpha32-lr2e-4-epoch3-seed1234-final"
+    results, _ = build(
+        candidates={long_name: 0.9, "short": 0.7},
+        baselines={"all-MiniLM-L6-v2": 0.5},
+        datasets={"it_incidents": "both"},
+    )
+
+    text = render_text(results)
+
+    assert max(len(line) for line in text.splitlines()) <= 100
+    shown = next(line for line in text.splitlines() if line.startswith("1 "))
+    assert "team-incidents" in shown and "seed1234-final" in shown and "..." in shown
+    assert "short" in text and "all-MiniLM-L6-v2 (baseline)" in text
+    assert long_name in render_markdown(results)  # the paste-able table keeps the full name
+
+
 def test_verdict_reason_is_one_bounded_line():
     results, _ = build(rejected={"cand-a": ("meets_targets[sts]", "line one\n  line two" * 80)})
     checkpoint = results["checkpoints"][0]
