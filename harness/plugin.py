@@ -42,6 +42,7 @@ from harness.tolerances import low_precision_dtypes  # noqa: E402
 
 GATE: pytest.StashKey[_LazyGate] = pytest.StashKey()
 CHECK = pytest.StashKey[tuple[str, str]]()  # (checkpoint name, check name) of a gate item
+COLLECTED_AT = pytest.StashKey[int]()  # an item's place in collection order (files, definitions)
 UNUSABLE = pytest.StashKey[GateInputError]()  # why the gate's input cannot be used, if it cannot
 ADAPTER_ONLY = "adapter_only"
 T = TypeVar("T")
@@ -107,6 +108,7 @@ def pytest_configure(config: pytest.Config) -> None:
     )
     config.stash[GATE] = _LazyGate(config)
     config.pluginmanager.register(GateRecorder(config), "release-gate-recorder")
+    config.pluginmanager.register(_CollectionOrder(), "release-gate-collection-order")
     if is_controller(config):
         config.pluginmanager.register(XdistController(config), "release-gate-xdist")
     follow_controller(config)
@@ -218,6 +220,32 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if dropped:
         config.hook.pytest_deselected(items=dropped)
         items[:] = kept
+    _order_by_checkpoint(items)
+
+
+class _CollectionOrder:
+    @pytest.hookimpl(tryfirst=True)  # before pytest reorders items by their fixtures
+    def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
+        for index, item in enumerate(items):
+            item.stash[COLLECTED_AT] = index
+
+
+def _order_by_checkpoint(items: list[pytest.Item]) -> None:
+    """One candidate in memory at a time: each checkpoint's gate tests run together, in the
+    order they were written (so the merged-throughput ratio reads the benchmarks before it).
+    Other tests keep their places."""
+    slots = [i for i, item in enumerate(items) if CHECK in item.stash]
+    collected_at = {i: items[i].stash.get(COLLECTED_AT, i) for i in slots}
+    first_seen: dict[str, int] = {}
+    for i in slots:
+        name = items[i].stash[CHECK][0]
+        first_seen[name] = min(first_seen.get(name, collected_at[i]), collected_at[i])
+    gated = sorted(
+        slots, key=lambda i: (first_seen[items[i].stash[CHECK][0]], collected_at[i])
+    )
+    gated_items = [items[i] for i in gated]
+    for slot, item in zip(slots, gated_items, strict=True):
+        items[slot] = item
 
 
 @pytest.hookimpl(wrapper=True)
