@@ -74,7 +74,7 @@ def encode_texts(
             return np.asarray(vectors, dtype=np.float32), size
         except torch.cuda.OutOfMemoryError as exc:
             error = str(exc).splitlines()[0] if str(exc) else "CUDA out of memory"
-        _release_cuda_memory()  # outside `except`: the traceback's frames held the batch
+        release_memory()  # outside `except`: the traceback's frames held the batch
         if size <= 1:
             raise EncodeOutOfMemory(
                 f"out of GPU memory encoding {len(texts)} texts{f' ({key})' if key else ''} "
@@ -98,8 +98,9 @@ def trim_heap() -> None:
         pass
 
 
-def _release_cuda_memory() -> None:
-    """Free what a failed batch left behind (the exception's frames hold its tensors)."""
+def release_memory() -> None:
+    """Collect garbage and hand CUDA's cached blocks back: what a failed batch or a dropped
+    model left behind (an exception's frames hold its tensors)."""
     gc.collect()
     if torch.cuda.is_available():
         torch.cuda.empty_cache()

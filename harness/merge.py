@@ -16,6 +16,7 @@ import numpy as np
 
 from harness.errors import GateInputError
 from harness.report import ARRAYS, RESULTS
+from harness.verdicts import sorted_checks, verdict_of
 
 
 def read_run(folder: str | Path) -> tuple[Path, dict[str, Any], dict[str, np.ndarray]]:
@@ -139,11 +140,9 @@ def merge_runs(
 def _join(first: dict[str, Any], second: dict[str, Any]) -> dict[str, Any]:
     """One checkpoint's entries from two workers: all checks, the verdict over all of them."""
     joined = {k: first.get(k) if first.get(k) is not None else second.get(k) for k in first}
-    checks = sorted(first["checks"] + second["checks"], key=lambda c: c["check"])
-    failures = [c for c in checks if c["outcome"] != "passed"]
+    checks = sorted_checks(first["checks"] + second["checks"])
     joined["checks"] = checks
-    joined["verdict"] = "REJECT" if failures else "PROMOTE"
-    joined["first_failure"] = failures[0] if failures else None
+    joined["verdict"], joined["first_failure"] = verdict_of(checks)
     return joined
 
 

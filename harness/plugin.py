@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import gc
 import os
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
@@ -29,7 +28,7 @@ from harness.distributed import (  # noqa: E402
     pytest_cmdline_main,  # noqa: F401  (a hook: -n N distributes by checkpoint)
     worker_id,
 )
-from harness.encoding import trim_heap  # noqa: E402
+from harness.encoding import release_memory, trim_heap  # noqa: E402
 from harness.errors import GateInputError  # noqa: E402
 from harness.loading import LoadedCandidate, load_candidate  # noqa: E402
 from harness.merge import merge_runs  # noqa: E402
@@ -240,9 +239,7 @@ def _order_by_checkpoint(items: list[pytest.Item]) -> None:
     for i in slots:
         name = items[i].stash[CHECK][0]
         first_seen[name] = min(first_seen.get(name, collected_at[i]), collected_at[i])
-    gated = sorted(
-        slots, key=lambda i: (first_seen[items[i].stash[CHECK][0]], collected_at[i])
-    )
+    gated = sorted(slots, key=lambda i: (first_seen[items[i].stash[CHECK][0]], collected_at[i]))
     gated_items = [items[i] for i in gated]
     for slot, item in zip(slots, gated_items, strict=True):
         items[slot] = item
@@ -264,6 +261,10 @@ class GateRecorder:
     def __init__(self, config: pytest.Config) -> None:
         self.config = config
         self.gate_tests_run = 0  # gate tests (marker gpu) that started, gating a checkpoint or not
+        self.results: dict | None = None  # results.json of the finished run
+        self.report_path: Path | None = None
+        self.promoted: list[str] = []
+        self.merge_error: str | None = None  # why the workers' reports could not be merged
 
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
         if item.get_closest_marker("gpu"):  # the marker: a keyword could be a parameter id
@@ -293,19 +294,20 @@ class GateRecorder:
             if self.gate_tests_run and session.exitstatus == pytest.ExitCode.OK:
                 session.exitstatus = pytest.ExitCode.TESTS_FAILED  # gated nothing: never a pass
             return
-        worker = bool(worker_id(self.config))  # a worker gates a share; the controller, all
+        worker = worker_id(self.config)  # a worker gates a share; the controller, all
         if (
-            gate_session.incomplete_reasons(gated_only=worker)
+            gate_session.incomplete_reasons(gated_only=worker is not None)
             and session.exitstatus == pytest.ExitCode.OK
         ):
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
         finished = datetime.now(UTC)
-        if worker_id(self.config):  # a worker's share, merged by the controller
+        if worker is not None:  # a worker's share, merged by the controller
             results = build_results(
                 gate_session, started=gate_session.started, finished=finished, gated_only=True
             )
-            folder = partials_dir(self.config) / str(worker_id(self.config))
-            write_report(results, gate_session.arrays(), folder, when=finished)
+            write_report(
+                results, gate_session.arrays(), partials_dir(self.config) / worker, when=finished
+            )
             return
         controller = self.config.pluginmanager.get_plugin("release-gate-xdist")
         if controller is not None:
@@ -318,12 +320,12 @@ class GateRecorder:
         else:
             results = build_results(gate_session, started=gate_session.started, finished=finished)
             arrays = gate_session.arrays()
-        gate_session.results = results
-        gate_session.report_path = write_report(
+        self.results = results
+        self.report_path = write_report(
             results, arrays, gate_session.config.report_dir, when=finished
         )
         if gate_session.promote_to is not None:
-            gate_session.promoted = promote(
+            self.promoted = promote(
                 results, staging_dir(gate_session.promote_to), gate_session.promote_to
             )
 
@@ -334,21 +336,20 @@ class GateRecorder:
                 terminalreporter.write_sep("=", "release gate")
                 terminalreporter.write_line(_nothing_gated(self.config))
             return
-        if gate_session.results is None:
+        if self.results is None:
             if self.merge_error:
                 terminalreporter.write_sep("=", "release gate")
                 terminalreporter.write_line(f"FAILED CLOSED: {self.merge_error}")
             return
         terminalreporter.write_sep("=", "release gate")
-        terminalreporter.write_line(
-            render_summary(gate_session.results, str(gate_session.report_path))
-        )
+        terminalreporter.write_line(render_summary(self.results, str(self.report_path)))
         if gate_session.promote_to is not None:
-            names = ", ".join(gate_session.promoted) or "none"
+            names = ", ".join(self.promoted) or "none"
             terminalreporter.write_line(f"promoted to {gate_session.promote_to}: {names}")
         controller = self.config.pluginmanager.get_plugin("release-gate-xdist")
-        if controller is not None and controller.grouping_warning():
-            terminalreporter.write_line(controller.grouping_warning(), yellow=True)
+        warning = controller.grouping_warning() if controller is not None else None
+        if warning:
+            terminalreporter.write_line(warning, yellow=True)
 
 
 def _nothing_gated(config: pytest.Config) -> str:
@@ -440,9 +441,5 @@ def candidate(
         stage(loaded, staging_dir(gate_session.promote_to))
     gate_session.embedder.forget(f"candidate/{checkpoint.name}/")
     del loaded
-    gc.collect()
-    if gate_session.device.startswith("cuda"):
-        import torch
-
-        torch.cuda.empty_cache()
+    release_memory()
     trim_heap()  # freed weights back to the OS: peak memory stays flat over checkpoints

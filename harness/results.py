@@ -22,6 +22,7 @@ import transformers
 from harness.fingerprints import directory_fingerprint, file_fingerprint
 from harness.session import GateSession
 from harness.throughput import sentences_per_second_by_model
+from harness.verdicts import sorted_checks, verdict_of
 
 SCHEMA_VERSION = 1
 
@@ -62,7 +63,6 @@ def _datasets(session: GateSession) -> list[dict[str, Any]]:
 
 
 def _checkpoints(session: GateSession, gated_only: bool) -> list[dict[str, Any]]:
-    verdicts = session.verdicts()
     checks_by_checkpoint: dict[str, list[dict[str, str]]] = {}
     for outcome in session.outcomes.values():
         checks_by_checkpoint.setdefault(outcome.checkpoint, []).append(
@@ -70,9 +70,10 @@ def _checkpoints(session: GateSession, gated_only: bool) -> list[dict[str, Any]]
         )
     rows = []
     for checkpoint in sorted(session.checkpoints, key=lambda c: c.name):
-        if gated_only and checkpoint.name not in verdicts:
+        checks = sorted_checks(checks_by_checkpoint.get(checkpoint.name, []))
+        if gated_only and not checks:
             continue  # an xdist worker reports only the checkpoints it gated
-        verdict, first = verdicts.get(checkpoint.name, ("REJECT", None))
+        verdict, first_failure = verdict_of(checks) if checks else ("NOT GATED", None)
         rows.append(
             {
                 "name": checkpoint.name,
@@ -82,13 +83,9 @@ def _checkpoints(session: GateSession, gated_only: bool) -> list[dict[str, Any]]
                 "base_model": checkpoint.base_id,
                 "adapter_name": checkpoint.adapter_name if checkpoint.is_adapter else None,
                 "fingerprint": directory_fingerprint(checkpoint.path),
-                "verdict": verdict if checkpoint.name in verdicts else "NOT GATED",
-                "first_failure": None
-                if first is None
-                else {"check": first.check, "outcome": first.outcome, "message": first.message},
-                "checks": sorted(
-                    checks_by_checkpoint.get(checkpoint.name, []), key=lambda c: c["check"]
-                ),
+                "verdict": verdict,
+                "first_failure": first_failure,
+                "checks": checks,
                 "change_profile": session.change_profiles[checkpoint.name].to_dict()
                 if checkpoint.name in session.change_profiles
                 else None,

@@ -71,7 +71,6 @@ class GateSession:
     shard: tuple[int, int] | None = None  # --shard K/N
     promote_to: Path | None = None  # --promote-to DIR
     worker: str | None = None  # the xdist worker id, None when serial
-    promoted: list[str] = field(default_factory=list)
     outcomes: dict[str, CheckOutcome] = field(default_factory=dict)  # by test node id
     not_applicable: list[tuple[str, str, str]] = field(
         default_factory=list
@@ -83,8 +82,6 @@ class GateSession:
     change_profiles: dict[str, ChangeProfile] = field(default_factory=dict)  # per checkpoint
     throughput: dict[str, CheckpointThroughput] = field(default_factory=dict)  # per checkpoint
     started: datetime = field(default_factory=lambda: datetime.now(UTC))
-    results: dict | None = None  # results.json of the finished run
-    report_path: Path | None = None
 
     @cached_property
     def device(self) -> str:
@@ -369,16 +366,3 @@ class GateSession:
             if c.name not in gated
         ]
         return reasons
-
-    def verdicts(self) -> dict[str, tuple[str, CheckOutcome | None]]:
-        """PROMOTE, or REJECT with the first check (by name) that did not pass, per checkpoint.
-
-        By name, not by run order, so a run split over xdist workers reads the same.
-        """
-        verdicts: dict[str, tuple[str, CheckOutcome | None]] = {}
-        for outcome in sorted(self.outcomes.values(), key=lambda o: (o.checkpoint, o.check)):
-            current = verdicts.get(outcome.checkpoint, ("PROMOTE", None))
-            if outcome.outcome != "passed" and current[0] == "PROMOTE":
-                current = ("REJECT", outcome)
-            verdicts[outcome.checkpoint] = current
-        return verdicts

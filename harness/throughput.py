@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import copy
 import functools
-import gc
 import resource
 import statistics
 import sys
@@ -39,7 +38,7 @@ import pytest
 import torch
 from sentence_transformers import SentenceTransformer
 
-from harness.encoding import EncodeEvent, encode_texts
+from harness.encoding import EncodeEvent, encode_texts, release_memory
 from harness.errors import ConfigError
 from harness.loading import LoadedCandidate
 
@@ -364,9 +363,7 @@ class ModelVariants:
         self._copies.clear()
         self._dtype = None
         if had_copies:
-            gc.collect()
-            if torch.cuda.is_available():
-                torch.cuda.empty_cache()
+            release_memory()
 
 
 def encoder(
