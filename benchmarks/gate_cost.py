@@ -306,16 +306,12 @@ def run_gate(args: argparse.Namespace, checkpoints: list[Path]) -> dict:
 
 def _data(args: argparse.Namespace):
     from harness.config import load_config
+    from harness.data import read_sentences
     from harness.evaluation import load_dataset
 
     config = load_config(args.work / "gate.toml")
     datasets = [load_dataset(spec) for spec in config.datasets]
-    probe = [
-        line.strip()
-        for line in config.effect.probe_path.read_text(encoding="utf-8").splitlines()
-        if line.strip()
-    ]
-    return config, datasets, probe
+    return config, datasets, read_sentences(config.effect.probe_path)
 
 
 def run_floor(args: argparse.Namespace, checkpoints: list[Path]) -> dict:

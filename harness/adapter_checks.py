@@ -9,9 +9,9 @@ from __future__ import annotations
 import numpy as np
 
 from harness.config import EffectSpec
-from harness.diagnostics import explain_no_effect
+from harness.diagnostics import explain_no_effect, load_causes, setting_causes
 from harness.loading import LoadedCandidate
-from harness.metrics import cosine_scores
+from harness.metrics import cosine_distances
 from harness.profile import ZERO_RELATIVE_UPDATE, ChangeProfile
 
 
@@ -20,17 +20,12 @@ def check_loaded_exactly(candidate: LoadedCandidate) -> str | None:
     report = candidate.load_report
     if report is None or report.exact:
         return None
-    findings = explain_no_effect(candidate.checkpoint.adapter_config, report, None)
-    causes = "\n".join(f"  - {f}" for f in findings[1:])
+    findings = load_causes(report) + setting_causes(candidate.checkpoint.adapter_config, None)
+    causes = "\n".join(f"  - {f}" for f in findings)
     return (
         f"{candidate.checkpoint.name}: the adapter did not load exactly.\n{report.describe()}"
         + (f"\nlikely cause:\n{causes}" if causes else "")
     )
-
-
-def cosine_distances(reference: np.ndarray, other: np.ndarray) -> np.ndarray:
-    """1 - cosine similarity, row by row."""
-    return 1.0 - cosine_scores(reference, other)
 
 
 def check_changes_embeddings(

@@ -11,12 +11,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harness.data import FORMATS as DATASET_FORMATS
 from harness.errors import ConfigError
 from harness.metrics import METRICS, ThresholdPolicy
 
 DEVICE_PATTERN = re.compile(r"^(auto|cpu|cuda|cuda:\d+)$")
 DATASET_ROLES = ("gate", "reference")
-DATASET_FORMATS = ("jsonl", "stsb", "mrpc", "csv")
 
 
 @dataclass(frozen=True)
@@ -364,7 +364,8 @@ def load_config(path: str | Path) -> GateConfig:
 
 def _throughput(source: Path, table: _Table) -> ThroughputSpec:
     """[throughput]: batch sizes (positive, distinct), the merged/base ratio, the corpus."""
-    sizes = table.get("batch_sizes", list, [16, 64])
+    default = ThroughputSpec()
+    sizes = table.get("batch_sizes", list, list(default.batch_sizes))
     if not sizes or any(
         isinstance(b, bool) or not isinstance(b, int) or not 1 <= b <= 65536 for b in sizes
     ) or len(set(sizes)) != len(sizes):
@@ -376,10 +377,12 @@ def _throughput(source: Path, table: _Table) -> ThroughputSpec:
     corpus = table.get("corpus_path", str, None)
     spec = ThroughputSpec(
         batch_sizes=tuple(sizes),
-        min_merged_ratio=table.number("min_merged_ratio", 0.95, low=0.0, high=10.0),
+        min_merged_ratio=table.number(
+            "min_merged_ratio", default.min_merged_ratio, low=0.0, high=10.0
+        ),
         corpus_path=_path(source.parent, corpus) if corpus else None,
-        corpus_size=int(table.number("corpus_size", 512, low=1, high=1_000_000)),
-        rounds=int(table.number("rounds", 5, low=1, high=1000)),
+        corpus_size=int(table.number("corpus_size", default.corpus_size, low=1, high=1_000_000)),
+        rounds=int(table.number("rounds", default.rounds, low=1, high=1000)),
     )
     table.finish()
     return spec

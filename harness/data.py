@@ -23,7 +23,7 @@ import numpy as np
 
 from harness.errors import DataError
 
-__all__ = ["FORMATS", "PairDataset", "read_pairs"]
+__all__ = ["FORMATS", "PairDataset", "read_pairs", "read_sentences"]
 
 FORMATS: tuple[str, ...] = ("jsonl", "stsb", "mrpc", "csv")
 
@@ -308,6 +308,13 @@ def read_pairs(
         splits=splits,  # type: ignore[arg-type]
         slices=slices,  # type: ignore[arg-type]
     )
+
+
+def read_sentences(path: str | Path) -> list[str]:
+    """The non-blank lines of a UTF-8 text file, stripped: one sentence per line (the probe
+    sentences, a throughput corpus)."""
+    lines = Path(path).read_text(encoding="utf-8").splitlines()
+    return [line.strip() for line in lines if line.strip()]
 
 
 def _is_finite_number(value: Any) -> bool:

@@ -57,17 +57,11 @@ def lost_trained_tensors(report: LoadReport) -> list[str]:
     return findings
 
 
-def zero_lora_b(adapter_file: Path) -> list[str]:
-    """LoRA B matrices in the file that are all zeros (never trained: B starts at zero)."""
-    return sorted(
-        key
-        for key, tensor in read_adapter_tensors(adapter_file).items()
-        if "lora_B" in key and not torch.any(tensor)
-    )
-
-
-def count_lora_b(adapter_file: Path) -> int:
-    return sum("lora_B" in key for key in read_adapter_tensors(adapter_file))
+def zero_lora_b(adapter_file: Path) -> tuple[list[str], int]:
+    """LoRA B matrices in the file that are all zeros (never trained: B starts at zero), and
+    how many LoRA B matrices the file holds."""
+    lora_b = {k: t for k, t in read_adapter_tensors(adapter_file).items() if "lora_B" in k}
+    return sorted(k for k, t in lora_b.items() if not torch.any(t)), len(lora_b)
 
 
 def zero_scaling(peft_model: torch.nn.Module) -> list[str]:
@@ -89,35 +83,36 @@ def disabled_adapters(peft_model: torch.nn.Module) -> list[str]:
     ]
 
 
-def explain_no_effect(
-    adapter_config: dict, report: LoadReport | None, peft_model: torch.nn.Module | None
-) -> list[str]:
-    """Every reason found why an adapter leaves the embeddings as the base computes them."""
+def load_causes(report: LoadReport) -> list[str]:
+    """What the load itself shows: keys under a wrapper's prefix, trained tensors the file
+    lacks, LoRA B matrices that were never trained."""
     findings: list[str] = []
-    if report is not None:
-        if report.missing or report.unexpected or report.mismatched:
-            findings.append("the adapter file did not load exactly:\n" + report.describe())
-        prefix = key_prefix_mismatch(report)
-        if prefix:
-            findings.append(prefix)
-        else:
-            findings += lost_trained_tensors(report)
-        zeros = zero_lora_b(report.adapter_file)
-        if zeros:
-            total = count_lora_b(report.adapter_file)
-            findings.append(
-                f"{len(zeros)} of {total} lora_B matrices in the file are all zeros (LoRA B starts "
-                f"at zero, so these were never trained), e.g. {zeros[0]}: check that the optimizer "
-                "received the adapter parameters and that training ran"
-            )
+    prefix = key_prefix_mismatch(report)
+    if prefix:
+        findings.append(prefix)
+    else:
+        findings += lost_trained_tensors(report)
+    zeros, total = zero_lora_b(report.adapter_file)
+    if zeros:
+        findings.append(
+            f"{len(zeros)} of {total} lora_B matrices in the file are all zeros (LoRA B starts "
+            f"at zero, so these were never trained), e.g. {zeros[0]}: check that the optimizer "
+            "received the adapter parameters and that training ran"
+        )
+    return findings
+
+
+def setting_causes(adapter_config: dict, peft_model: torch.nn.Module | None) -> list[str]:
+    """What the configuration and the loaded model show: zero scaling, disabled adapters."""
+    findings: list[str] = []
     alpha = adapter_config.get("lora_alpha")
     if alpha == 0:
         findings.append(
             "lora_alpha is 0 in adapter_config.json, so scaling = lora_alpha / r = 0 and every "
             "update is multiplied by zero: set lora_alpha (commonly 2 * r) and retrain"
         )
-    elif peft_model is not None and zero_scaling(peft_model):
-        findings.append(f"scaling is 0 on {len(zero_scaling(peft_model))} adapted modules")
+    elif peft_model is not None and (unscaled := zero_scaling(peft_model)):
+        findings.append(f"scaling is 0 on {len(unscaled)} adapted modules")
     if peft_model is not None:
         disabled = disabled_adapters(peft_model)
         if disabled:
@@ -126,3 +121,15 @@ def explain_no_effect(
                 "something called disable_adapter_layers() or left a disable_adapter() context open"
             )
     return findings
+
+
+def explain_no_effect(
+    adapter_config: dict, report: LoadReport | None, peft_model: torch.nn.Module | None
+) -> list[str]:
+    """Every reason found why an adapter leaves the embeddings as the base computes them."""
+    findings: list[str] = []
+    if report is not None:
+        if not report.exact:
+            findings.append("the adapter file did not load exactly:\n" + report.describe())
+        findings += load_causes(report)
+    return findings + setting_causes(adapter_config, peft_model)

@@ -112,16 +112,14 @@ class Embedder:
     `key` names a model in one mode ("baseline/all-MiniLM-L6-v2", "minilm-lora/merged").
     With `cache_id` (a weights fingerprint) the vectors also persist on disk, keyed by
     weights, text and encode settings, so a second run does not encode a baseline again.
-    `show_progress`: None (default) shows a tqdm bar for encodes of more than
-    PROGRESS_MIN_TEXTS texts when stderr is a terminal (under pytest's capture it is not: `-s`).
+    Encodes of more than PROGRESS_MIN_TEXTS texts show a tqdm bar when stderr is a terminal
+    (under pytest's capture it is not: `-s`).
     """
 
-    def __init__(self, *, batch_size: int, device: str, cache_dir: Path | None = None,
-                 show_progress: bool | None = None) -> None:
+    def __init__(self, *, batch_size: int, device: str, cache_dir: Path | None = None) -> None:
         self.batch_size = batch_size
         self.device = device
         self.cache_dir = cache_dir
-        self.show_progress = show_progress
         self._memory: dict[str, dict[str, np.ndarray]] = {}
         self.encoded: Counter[str] = Counter()  # texts actually sent to a model, per key
         self.events: list[EncodeEvent] = []  # out-of-memory fallbacks, for the summary
@@ -166,9 +164,7 @@ class Embedder:
         return vectors
 
     def progress_for(self, n_texts: int) -> bool:
-        """`show_progress` if set, else a bar for long encodes on a terminal only (not in CI)."""
-        if self.show_progress is not None:
-            return self.show_progress
+        """A bar for long encodes, on a terminal only (not in CI)."""
         return n_texts > PROGRESS_MIN_TEXTS and sys.stderr.isatty()
 
     def _cache_file(self, model: SentenceTransformer, cache_id: str) -> Path:

@@ -38,17 +38,6 @@ class LoadedDataset:
         parts = [self.test] + ([self.calibration] if self.calibration is not None else [])
         return list(dict.fromkeys(t for part in parts for t in part.unique_texts()))
 
-    @property
-    def metrics(self) -> list[str]:
-        """The metrics this data set defines: graded ones need scores, the rest labels."""
-        names = []
-        for name, spec in METRICS.items():
-            if spec.family == "graded" and self.test.scores is not None:
-                names.append(name)
-            elif spec.family != "graded" and self.test.labels is not None:
-                names.append(name)
-        return names
-
 
 def load_dataset(spec: DatasetSpec) -> LoadedDataset:
     """Read a configured data set and split it into calibration and test parts."""

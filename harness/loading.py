@@ -20,16 +20,15 @@ from safetensors import SafetensorError  # noqa: E402
 from safetensors.torch import load_file  # noqa: E402
 from sentence_transformers import SentenceTransformer  # noqa: E402
 
-from harness.checkpoints import Checkpoint, resolve_base  # noqa: E402
+from harness.checkpoints import ADAPTER_CONFIG, Checkpoint, resolve_base  # noqa: E402
 from harness.errors import CheckpointError, ConfigError  # noqa: E402
 from harness.preflight import (  # noqa: E402
+    PEFT_PREFIX,
+    SAMPLE,
     check_adapter_files,
     check_adapter_fits_base,
     check_base_is_configured,
 )
-
-PEFT_PREFIX = "base_model.model."
-SAMPLE = 5
 
 
 def resolve_device(requested: str, source: str = "--device") -> str:
@@ -98,10 +97,6 @@ class LoadReport:
         return "\n".join(lines)
 
 
-def _strip_prefix(key: str) -> str:
-    return key[len(PEFT_PREFIX) :] if key.startswith(PEFT_PREFIX) else key
-
-
 def read_adapter_tensors(adapter_file: Path) -> dict[str, torch.Tensor]:
     """The adapter file's tensors; a truncated or corrupt file is a CheckpointError."""
     try:
@@ -121,9 +116,11 @@ def verify_adapter_load(
     loader_warnings: list[str] | None = None,
 ) -> LoadReport:
     """Every tensor of the file reached a model parameter with equal values, and vice versa."""
-    file_tensors = {_strip_prefix(k): v for k, v in read_adapter_tensors(adapter_file).items()}
+    file_tensors = {
+        k.removeprefix(PEFT_PREFIX): v for k, v in read_adapter_tensors(adapter_file).items()
+    }
     model_tensors = {
-        _strip_prefix(k): v
+        k.removeprefix(PEFT_PREFIX): v
         for k, v in get_peft_model_state_dict(peft_model, adapter_name=adapter_name).items()
     }
     common = sorted(set(file_tensors) & set(model_tensors))
@@ -204,11 +201,11 @@ def load_candidate(
     base_id = checkpoint.base_id
     if not base_id:
         raise CheckpointError(
-            checkpoint.adapter_dir / "adapter_config.json",
+            checkpoint.adapter_dir / ADAPTER_CONFIG,
             "names no base model (base_model_name_or_path)",
             "set base_model_name_or_path to the base model's hub id",
         )
-    config_file = checkpoint.adapter_dir / "adapter_config.json"
+    config_file = checkpoint.adapter_dir / ADAPTER_CONFIG
     if bases is not None:
         check_base_is_configured(config_file, base_id, aliases, bases)
     base_path = resolve_base(base_id, aliases, source=config_file)

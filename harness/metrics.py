@@ -27,6 +27,7 @@ __all__ = [
     "best_f1_threshold",
     "confusion_at",
     "correlation_metrics",
+    "cosine_distances",
     "cosine_scores",
     "fp_rate_at_recall",
     "ranking_metrics",
@@ -136,6 +137,11 @@ def cosine_scores(emb1: ArrayLike, emb2: ArrayLike) -> np.ndarray:
     a = a / np.maximum(np.linalg.norm(a, axis=1, keepdims=True), 1e-12)
     b = b / np.maximum(np.linalg.norm(b, axis=1, keepdims=True), 1e-12)
     return np.einsum("ij,ij->i", a, b)
+
+
+def cosine_distances(emb1: ArrayLike, emb2: ArrayLike) -> np.ndarray:
+    """1 - cosine similarity, row by row: how far each embedding moved."""
+    return 1.0 - cosine_scores(emb1, emb2)
 
 
 # --------------------------------------------------------------------------- graded, ranking

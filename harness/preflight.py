@@ -22,6 +22,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from harness.checkpoints import ADAPTER_CONFIG, ADAPTER_WEIGHTS, PICKLED, resolve_base
 from harness.errors import CheckpointError
 
 PEFT_PREFIX = "base_model.model."
@@ -31,7 +32,16 @@ MAX_HEADER_BYTES = 100_000_000
 LAYER_INDEX = re.compile(r"(?:^|\.)(?:layer|layers|h|block|blocks)\.(\d+)\.")
 #: config.json fields a tensor dimension is named by in a message
 DIMENSION_FIELDS = ("hidden_size", "intermediate_size", "vocab_size")
-SAMPLE = 5
+SAMPLE = 5  # problems listed in a message; the rest are counted
+
+
+def _bullets(problems: list[str]) -> str:
+    """The first SAMPLE problems as an indented list, then how many more there are."""
+    more = len(problems) - SAMPLE
+    return "\n".join(
+        [f"  - {p}" for p in problems[:SAMPLE]] + ([f"  ... and {more} more"] if more > 0 else [])
+    )
+
 
 # adapter tensor suffix -> (part, dimension of the tensor checked against the base weight,
 # dimension of the base weight it must equal, dimension holding the rank or None)
@@ -82,8 +92,6 @@ def check_base_is_configured(
     and the folders they resolve to. The adapter's `base_model_name_or_path` must be one of
     them, or resolve (through the alias table, or as a local folder) to one of their folders.
     """
-    from harness.checkpoints import resolve_base  # checkpoints may import this module
-
     if base_id in bases:
         return
     try:
@@ -250,13 +258,12 @@ def check_adapter_fits_base(
     if shapes is not None:
         check_saved_modules_present(adapter_file, header, adapter_config, shapes)
     if problems:
-        sample = "\n".join(f"  - {p}" for p in problems[:SAMPLE])
-        more = f"\n  ... and {len(problems) - SAMPLE} more" if len(problems) > SAMPLE else ""
         raise CheckpointError(
             adapter_file,
             f"{len(problems)} of {len(header)} adapter tensors do not fit the base model "
             f"{base_path} (config.json: hidden_size {config.get('hidden_size')}, "
-            f"vocab_size {config.get('vocab_size')}, num_hidden_layers {layers}):\n{sample}{more}",
+            f"vocab_size {config.get('vocab_size')}, num_hidden_layers {layers}):\n"
+            + _bullets(problems),
             "the adapter was made for another base model, or its config was edited: set "
             "base_model_name_or_path (and r) in adapter_config.json to what it was trained with, "
             "or retrain it on this base",
@@ -267,8 +274,6 @@ def check_adapter_fits_base(
 #
 # `check_adapter_files` runs these in order; each raises CheckpointError(path, problem, fix).
 
-SAFETENSORS_WEIGHTS = "adapter_model.safetensors"
-PICKLED_WEIGHTS = "adapter_model.bin"
 CONVERT_PICKLE = (
     'python -c "import torch; from safetensors.torch import save_file; save_file(torch.load('
     "'adapter_model.bin', weights_only=True), 'adapter_model.safetensors')\""
@@ -281,22 +286,22 @@ def check_no_pickled_weights(adapter_dir: Path) -> None:
     PEFT would unpickle it when no safetensors file is beside it; the gate never does. With
     both files present it is ambiguous which weights were meant, so that is refused too.
     """
-    pickled = adapter_dir / PICKLED_WEIGHTS
+    pickled = adapter_dir / PICKLED
     if not pickled.exists():
         return
-    if (adapter_dir / SAFETENSORS_WEIGHTS).exists():
+    if (adapter_dir / ADAPTER_WEIGHTS).exists():
         raise CheckpointError(
             adapter_dir,
-            f"holds both {SAFETENSORS_WEIGHTS} and {PICKLED_WEIGHTS}: which weights were meant "
+            f"holds both {ADAPTER_WEIGHTS} and {PICKLED}: which weights were meant "
             "is ambiguous (PEFT would silently take the safetensors file), and the .bin is a "
             "pickle that can run code when loaded",
-            f"delete {PICKLED_WEIGHTS}; if it holds the weights you meant, convert it to "
-            f"{SAFETENSORS_WEIGHTS} first (without running its code): {CONVERT_PICKLE}",
+            f"delete {PICKLED}; if it holds the weights you meant, convert it to "
+            f"{ADAPTER_WEIGHTS} first (without running its code): {CONVERT_PICKLE}",
         )
     raise CheckpointError(
         pickled,
         "is a pickled PyTorch file, and unpickling can run arbitrary code: the gate never loads "
-        f"one (there is no {SAFETENSORS_WEIGHTS} beside it)",
+        f"one (there is no {ADAPTER_WEIGHTS} beside it)",
         "re-save the adapter with save_pretrained(..., safe_serialization=True), or convert the "
         f"file with torch.load(weights_only=True), which refuses code: {CONVERT_PICKLE} (if "
         "that fails, the file holds more than tensors: never load it with weights_only=False)",
@@ -361,12 +366,10 @@ def check_weights_finite(adapter_file: Path) -> None:
             "re-save or re-download it: the file is truncated or corrupt",
         ) from exc
     if bad:
-        sample = "\n".join(f"  - {b}" for b in bad[:SAMPLE])
-        more = f"\n  ... and {len(bad) - SAMPLE} more" if len(bad) > SAMPLE else ""
         raise CheckpointError(
             adapter_file,
             f"{len(bad)} of {total} adapter tensors hold NaN or Inf values, so every embedding "
-            f"the adapter touches would be NaN:\n{sample}{more}",
+            f"the adapter touches would be NaN:\n{_bullets(bad)}",
             "training diverged or the weights were saved from a broken model: retrain (a lower "
             "learning rate; bf16 or fp32 instead of fp16) or gate an earlier checkpoint",
         )
@@ -375,8 +378,8 @@ def check_weights_finite(adapter_file: Path) -> None:
 def check_adapter_files(adapter_dir: Path, adapter_config: Mapping[str, Any]) -> None:
     """The checks of an adapter's own files, cheapest first; called before the base loads."""
     check_no_pickled_weights(adapter_dir)
-    check_adapter_config_values(adapter_dir / "adapter_config.json", adapter_config)
-    adapter_file = adapter_dir / SAFETENSORS_WEIGHTS
+    check_adapter_config_values(adapter_dir / ADAPTER_CONFIG, adapter_config)
+    adapter_file = adapter_dir / ADAPTER_WEIGHTS
     read_safetensors_header(adapter_file)
     check_weights_finite(adapter_file)
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import copy
 import math
-import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -26,10 +25,10 @@ import torch
 from peft.tuners.lora import LoraLayer
 from peft.utils.other import ModulesToSaveWrapper
 
+from harness.preflight import LAYER_INDEX, PEFT_PREFIX
+
 #: a relative update at or below this is zero (below float32 resolution, so merging it is a no-op)
 ZERO_RELATIVE_UPDATE = 1e-7
-PEFT_PREFIX = "base_model.model."
-LAYER_INDEX = re.compile(r"(?:^|\.)(?:layer|layers|h|block|blocks)\.(\d+)\.")
 
 
 @dataclass(frozen=True)
@@ -90,10 +89,6 @@ class ChangeProfile:
         }
 
 
-def _name(name: str) -> str:
-    return name[len(PEFT_PREFIX) :] if name.startswith(PEFT_PREFIX) else name
-
-
 def _layer(name: str) -> int | None:
     found = LAYER_INDEX.search(name)
     return int(found.group(1)) if found else None
@@ -125,10 +120,11 @@ def _lora_change(name: str, layer: Any, adapter: str) -> ModuleChange:
             delta = scratch.get_base_layer().weight.detach().float() - base
         else:
             delta = layer.get_delta_weight(adapter).float()
+    module = name.removeprefix(PEFT_PREFIX)
     return ModuleChange(
-        module=_name(name),
+        module=module,
         kind="dora" if dora else "lora",
-        layer=_layer(_name(name)),
+        layer=_layer(module),
         update_norm=float(torch.linalg.norm(delta)),
         base_norm=float(torch.linalg.norm(base)),
     )
@@ -142,8 +138,9 @@ def _saved_change(name: str, wrapper: ModulesToSaveWrapper, adapter: str) -> Mod
         for k in saved
     )
     base = sum(float(torch.sum(p.detach().float() ** 2)) for p in original.values())
+    module = name.removeprefix(PEFT_PREFIX)
     return ModuleChange(
-        _name(name), "modules_to_save", _layer(_name(name)), math.sqrt(update), math.sqrt(base)
+        module, "modules_to_save", _layer(module), math.sqrt(update), math.sqrt(base)
     )
 
 

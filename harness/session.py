@@ -20,13 +20,14 @@ from harness.checkpoints import (
     select_shard,
 )
 from harness.config import BaselineSpec, DatasetSpec, GateConfig
+from harness.data import read_sentences
 from harness.distributed import pinned_device
 from harness.encoding import Embedder
 from harness.errors import CheckpointError, ConfigError, GateInputError
 from harness.evaluation import Evaluation, LoadedDataset, compare_with, evaluate, load_dataset
 from harness.fingerprints import weights_fingerprint
 from harness.loading import LoadedCandidate, load_sentence_transformer, resolve_device
-from harness.metrics import cosine_scores
+from harness.metrics import cosine_distances
 from harness.profile import ChangeProfile, change_profile
 
 if TYPE_CHECKING:
@@ -131,9 +132,7 @@ class GateSession:
                 "the probe sentences file does not exist",
                 "set [effect] probe_path in gate.toml",
             )
-        sentences = [
-            line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()
-        ]
+        sentences = read_sentences(path)
         if len(sentences) < 2:
             raise ConfigError(path, "needs at least 2 probe sentences", "add one sentence per line")
         return sentences
@@ -289,7 +288,7 @@ class GateSession:
         probe = self.probe_sentences
         base = self.encode_base_of(candidate, probe)
         adapted = self.encode_candidate(candidate, probe, "adapter")
-        self.probe_distances[candidate.checkpoint.name] = 1.0 - cosine_scores(base, adapted)
+        self.probe_distances[candidate.checkpoint.name] = cosine_distances(base, adapted)
         return base, adapted
 
     def change_profile(self, candidate: LoadedCandidate) -> ChangeProfile:

@@ -38,6 +38,7 @@ import pytest
 import torch
 from sentence_transformers import SentenceTransformer
 
+from harness.data import read_sentences
 from harness.encoding import EncodeEvent, encode_texts, release_memory
 from harness.errors import ConfigError
 from harness.loading import LoadedCandidate
@@ -95,9 +96,7 @@ def cases(batch_sizes: Sequence[int], device: str) -> list[ThroughputCase]:
 
 @functools.lru_cache(maxsize=4)
 def _corpus(path: str, size: int) -> tuple[str, ...]:
-    lines = [
-        line.strip() for line in Path(path).read_text(encoding="utf-8").splitlines() if line.strip()
-    ]
+    lines = read_sentences(path)
     if not lines:
         raise ConfigError(path, "the throughput corpus has no sentences", "one sentence per line")
     return tuple(lines[i % len(lines)] for i in range(size))
@@ -467,7 +466,7 @@ def _time_base_and_merged(
             variants.model(mode, dtype),
             texts,
             batch_size,
-            key=f"throughput/{name}/{mode}-{dtype}-b{batch_size}",
+            key=f"throughput/{name}/{ThroughputCase(mode, dtype, batch_size).id}",
             events=session.embedder.events,
         )
     with PeakMemory(session.device) as peak:
