@@ -164,6 +164,11 @@ class LoadedCandidate:
         with self.peft_model.disable_adapter():
             yield self.model
 
+    @property
+    def dtype(self) -> torch.dtype:
+        """The dtype the checkpoint runs in (its first parameter's)."""
+        return next(self.model.parameters()).dtype
+
     def merged(self) -> SentenceTransformer:
         """A copy with the adapter merged into the base weights (`merge_and_unload`)."""
         if self.peft_model is None:

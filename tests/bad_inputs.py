@@ -19,6 +19,7 @@ from factories import (  # noqa: E402
     ADAPTER_WEIGHTS,
     copy_checkpoint,
     edit_adapter_config,
+    fake_training,
     lora_config,
 )
 from safetensors.torch import load_file, save_file  # noqa: E402
@@ -98,10 +99,7 @@ def other_base_adapter(path: Path, *, hidden_size: int = 64) -> Path:
         )
     )
     peft_model = get_peft_model(bert, lora_config())
-    with torch.no_grad():
-        for name, parameter in peft_model.named_parameters():
-            if "lora_B" in name:
-                parameter.normal_(std=0.02)
+    fake_training(peft_model)
     peft_model.save_pretrained(str(path))
     return edit_adapter_config(path, base_model_name_or_path=MINILM_HUB_ID)
 

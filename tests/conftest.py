@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import tomllib
@@ -155,9 +156,35 @@ class GateProject:
         assert old in text, f"{old!r} is not in gate.toml"
         path.write_text(text.replace(old, new), encoding="utf-8")
 
+    def relax_targets(self) -> None:
+        """Targets anything meets and no margin over the baseline: an applied adapter passes."""
+        for old, new in (
+            ("spearman = 0.8", "spearman = -1.0"),
+            ("roc_auc = 0.95", "roc_auc = 0.0"),
+            ("fp_rate = 0.2", "fp_rate = 1.0"),
+            ("min_delta = 0.0", "min_delta = -1.0"),
+        ):
+            self.set_config(old, new)
+
+    def fewer_resamples(self) -> None:
+        """200 bootstrap resamples instead of 1000: wider intervals, a faster run."""
+        self.set_config("n_resamples = 1000", "n_resamples = 200")
+
     def checkpoint_path(self, name: str) -> Path:
         """Where to build a checkpoint: below the project's checkpoints_dir ("models")."""
         return self.path / "models" / name
+
+    def stub_checkpoint(self, name: str = "stub") -> Path:
+        """A folder that reads as a full model, for runs that never load it."""
+        folder = self.checkpoint_path(name)
+        folder.mkdir(parents=True)
+        (folder / "modules.json").write_text("[]", encoding="utf-8")
+        return folder
+
+    def results(self, report_dir: Path | None = None) -> dict:
+        """The latest run's results.json (in `report_dir`, default the project's reports/)."""
+        folder = report_dir or self.path / "reports"
+        return json.loads((folder / "latest" / "results.json").read_text(encoding="utf-8"))
 
     def run(self, *checkpoints: Path, args: Iterable[str] = ()) -> GateRun:
         """`pytest -m gpu --checkpoint=...` in the project, passed tests listed in the summary."""

@@ -57,54 +57,22 @@ def lora_config(
     )
 
 
-def _train(module: torch.nn.Module) -> None:
-    """Stand in for training: give every LoRA B a seeded, non-trivial value (B starts at zero)."""
-    torch.manual_seed(SEED)
-    with torch.no_grad():
-        for name, parameter in module.named_parameters():
-            if "lora_B" in name:
-                torch.nn.init.normal_(parameter, std=B_STD)
-
-
 def _folder(path: str | Path) -> Path:
     folder = Path(path)
     folder.mkdir(parents=True, exist_ok=True)
     return folder
 
 
-def make_adapter(
-    path: str | Path,
-    *,
-    trained: bool = True,
-    target_modules: Sequence[str] = DEFAULT_TARGETS,
-    r: int = 8,
-    lora_alpha: int = 16,
-) -> Path:
-    """A LoRA adapter saved the way sentence-transformers saves one (with modules.json)."""
-    folder = _folder(path)
-    st = load_base()
-    st.add_adapter(lora_config(target_modules, r, lora_alpha))
-    if trained:
-        _train(st)
-    st.save_pretrained(str(folder))
-    return folder
+def make_adapter(path: str | Path, *, trained: bool = True) -> Path:
+    """A LoRA adapter on query/value saved the way sentence-transformers saves one (with
+    modules.json)."""
+    return make_variant_adapter(path, layout="sentence-transformers", trained=trained)
 
 
-def make_peft_adapter(
-    path: str | Path,
-    *,
-    trained: bool = True,
-    target_modules: Sequence[str] = DEFAULT_TARGETS,
-    r: int = 8,
-    lora_alpha: int = 16,
-) -> Path:
-    """A LoRA adapter saved by plain PEFT from the inner transformer (no modules.json)."""
-    folder = _folder(path)
-    peft_model = get_peft_model(load_base()[0].model, lora_config(target_modules, r, lora_alpha))
-    if trained:
-        _train(peft_model)
-    peft_model.save_pretrained(str(folder))
-    return folder
+def make_peft_adapter(path: str | Path) -> Path:
+    """A LoRA adapter on query/value saved by plain PEFT from the inner transformer (no
+    modules.json)."""
+    return make_variant_adapter(path)
 
 
 def make_full_model(path: str | Path) -> Path:
@@ -158,28 +126,23 @@ def add_wrapper_prefix(path: str | Path, prefix: str = ST_WRAPPER_PREFIX) -> Pat
 
 
 def make_wrong_prefix(
-    path: str | Path, *, prefix: str = ST_WRAPPER_PREFIX, good: str | Path | None = None
+    path: str | Path, *, good: str | Path, prefix: str = ST_WRAPPER_PREFIX
 ) -> Path:
-    """A trained adapter whose keys carry a wrapper's prefix: nothing in the base matches them."""
-    folder = copy_checkpoint(good, path) if good else make_adapter(path)
-    return add_wrapper_prefix(folder, prefix)
+    """A copy of a trained adapter whose keys carry a wrapper's prefix: nothing in the base
+    matches them."""
+    return add_wrapper_prefix(copy_checkpoint(good, path), prefix)
 
 
-def make_lora_alpha_zero(path: str | Path, *, good: str | Path | None = None) -> Path:
-    """A trained adapter with lora_alpha = 0 in its config: scaling = 0, no update."""
-    folder = copy_checkpoint(good, path) if good else make_adapter(path)
-    return edit_adapter_config(folder, lora_alpha=0)
+def make_lora_alpha_zero(path: str | Path, *, good: str | Path) -> Path:
+    """A copy of a trained adapter with lora_alpha = 0 in its config: scaling = 0, no update."""
+    return edit_adapter_config(copy_checkpoint(good, path), lora_alpha=0)
 
 
 def make_absent_targets(
-    path: str | Path,
-    *,
-    targets: Sequence[str] = ("q_proj", "v_proj"),
-    good: str | Path | None = None,
+    path: str | Path, *, good: str | Path, targets: Sequence[str] = ("q_proj", "v_proj")
 ) -> Path:
-    """A trained adapter whose config targets modules that BERT does not have."""
-    folder = copy_checkpoint(good, path) if good else make_adapter(path)
-    return edit_adapter_config(folder, target_modules=list(targets))
+    """A copy of a trained adapter whose config targets modules that BERT does not have."""
+    return edit_adapter_config(copy_checkpoint(good, path), target_modules=list(targets))
 
 
 # ---- adapter variants: DoRA, rsLoRA, FFN and all-linear targets, saved modules, several ------
@@ -197,8 +160,9 @@ SECOND_ADAPTER = "second"
 SECOND_TARGETS = ("key", "intermediate.dense")
 
 
-def _train_variant(module: torch.nn.Module) -> None:
-    """Stand in for training every trainable tensor a variant has (see above)."""
+def fake_training(module: torch.nn.Module) -> None:
+    """Stand in for training every trainable tensor an adapter has (see above): LoRA B starts
+    at zero, so an adapter left untouched would change nothing."""
     torch.manual_seed(SEED)
     with torch.no_grad():
         for name, parameter in module.named_parameters():
@@ -220,9 +184,11 @@ def make_variant_adapter(
     r: int = 8,
     lora_alpha: int = 16,
     layout: str = "peft",
+    trained: bool = True,
 ) -> Path:
-    """A trained LoRA variant, saved by plain PEFT (`layout="peft"`) or by sentence-transformers
-    (`layout="sentence-transformers"`: `st.add_adapter`, `st.save_pretrained`)."""
+    """A LoRA variant, trained (`fake_training`) unless `trained=False`, saved by plain PEFT
+    (`layout="peft"`) or by sentence-transformers (`layout="sentence-transformers"`:
+    `st.add_adapter`, `st.save_pretrained`)."""
     folder = _folder(path)
     config = LoraConfig(
         r=r,
@@ -237,11 +203,13 @@ def make_variant_adapter(
     if layout == "sentence-transformers":
         st = load_base()
         st.add_adapter(config)
-        _train_variant(st)
+        if trained:
+            fake_training(st)
         st.save_pretrained(str(folder))
     else:
         peft_model = get_peft_model(load_base()[0].model, config)
-        _train_variant(peft_model)
+        if trained:
+            fake_training(peft_model)
         peft_model.save_pretrained(str(folder))
     return folder
 
@@ -278,7 +246,7 @@ def make_multi_adapter(path: str | Path) -> Path:
     torch.manual_seed(SEED)
     peft_model = get_peft_model(load_base()[0].model, lora_config())
     peft_model.add_adapter(SECOND_ADAPTER, lora_config(SECOND_TARGETS, r=4, lora_alpha=8))
-    _train_variant(peft_model)
+    fake_training(peft_model)
     peft_model.save_pretrained(str(folder))
     return folder
 

@@ -8,19 +8,10 @@ import torch
 
 from harness import adapter_checks as checks
 from harness.loading import load_sentence_transformer
+from harness.plugin import passes
 from harness.tolerances import exact_atol, merge_atol
 
 pytestmark = pytest.mark.gpu
-
-
-def passes(message: str | None) -> None:
-    """Fail the gate test with the check's own message (no harness traceback)."""
-    if message:
-        pytest.fail(message, pytrace=False)
-
-
-def dtype_of(candidate) -> torch.dtype:
-    return next(candidate.model.parameters()).dtype
 
 
 @pytest.mark.adapter_only
@@ -39,7 +30,7 @@ def test_merged_equals_unmerged(candidate, gate_session):
     probe = gate_session.probe_sentences
     unmerged = gate_session.encode_candidate(candidate, probe, "adapter")
     merged = gate_session.encode_candidate(candidate, probe, "merged")
-    atol = merge_atol(dtype_of(candidate))
+    atol = merge_atol(candidate.dtype)
     passes(checks.check_same_output("merged vs unmerged", unmerged, merged, atol))
 
 
@@ -50,7 +41,7 @@ def test_merged_model_reloads_identically(candidate, gate_session, tmp_path):
     candidate.merged().save_pretrained(str(tmp_path))
     reloaded = load_sentence_transformer(tmp_path, gate_session.device)
     again = gate_session.embedder.raw_encode(reloaded, probe)
-    atol = exact_atol(dtype_of(candidate))
+    atol = exact_atol(candidate.dtype)
     passes(checks.check_same_output("merged, saved and reloaded", merged, again, atol))
 
 
@@ -59,7 +50,7 @@ def test_disabled_adapter_reproduces_base(candidate, gate_session):
     probe = gate_session.probe_sentences
     base = gate_session.encode_base_of(candidate, probe)
     disabled = gate_session.encode_candidate(candidate, probe, "disabled")
-    atol = exact_atol(dtype_of(candidate))
+    atol = exact_atol(candidate.dtype)
     passes(checks.check_same_output("adapter disabled vs base", base, disabled, atol))
 
 

@@ -44,10 +44,6 @@ def encode(model, texts: list[str], batch_size: int) -> np.ndarray:
     return vectors.detach().float().cpu().numpy().astype(np.float64)
 
 
-def dtype_of(candidate) -> torch.dtype:
-    return next(candidate.model.parameters()).dtype
-
-
 def shown(text: str) -> str:
     return repr(text) if len(text) <= 60 else f"{text[:40]!r}... ({len(text)} characters)"
 
@@ -59,7 +55,7 @@ def test_encoding_is_deterministic(candidate, texts, batch_size):
     first = encode(candidate.model, texts, batch_size)
     again = encode(candidate.model, texts, batch_size)
     worst = float(np.abs(first - again).max())
-    atol = exact_atol(dtype_of(candidate))
+    atol = exact_atol(candidate.dtype)
     assert worst <= atol, (
         f"encoding the same {len(texts)} texts twice (batch size {batch_size}) gave embeddings "
         f"that differ by up to {worst:.3g} (tolerance {atol:g}): the model is not "
@@ -81,7 +77,7 @@ def test_embedding_ignores_batch_and_padding(candidate, text, others, position, 
     alone = encode(candidate.model, [text], 1)[0]
     together = encode(candidate.model, batch, batch_size)[position]
     worst = float(np.abs(alone - together).max())
-    atol = padding_atol(dtype_of(candidate))
+    atol = padding_atol(candidate.dtype)
     assert worst <= atol, (
         f"the embedding of {shown(text)} changes by up to {worst:.3g} (tolerance {atol:g}) when "
         f"it is encoded among {len(others)} other text(s) at batch size {batch_size} instead "
@@ -107,7 +103,7 @@ def test_any_text_gives_a_finite_embedding_of_the_right_shape(candidate, texts):
     if any(isinstance(module, Normalize) for module in model):
         norms = np.linalg.norm(vectors, axis=1)
         worst = float(np.abs(norms - 1.0).max())
-        atol = unit_norm_atol(dtype_of(candidate))
+        atol = unit_norm_atol(candidate.dtype)
         assert worst <= atol, (
             f"the pipeline ends in a Normalize module, yet an embedding has length "
             f"{norms[np.argmax(np.abs(norms - 1.0))]:.6g} (|length - 1| tolerance {atol:g})"

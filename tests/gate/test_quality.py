@@ -6,14 +6,9 @@ Reference data sets are evaluated and reported beside these, and never fail the 
 import pytest
 
 from harness import quality_checks as checks
+from harness.plugin import passes
 
 pytestmark = pytest.mark.gpu
-
-
-def passes(message: str | None) -> None:
-    """Fail the gate test with the check's own message (no harness traceback)."""
-    if message:
-        pytest.fail(message, pytrace=False)
 
 
 def targets_of(gate_session, gate_dataset: str) -> dict[str, float]:

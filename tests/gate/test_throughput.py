@@ -13,7 +13,7 @@ import pytest
 
 from harness import throughput
 from harness.errors import GateInputError
-from harness.plugin import gate
+from harness.plugin import gate, passes
 
 pytestmark = [pytest.mark.gpu, pytest.mark.benchmark]
 
@@ -34,12 +34,6 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
             for case in cases
         ],
     )
-
-
-def passes(message: str | None) -> None:
-    """Fail the gate test with the check's own message (no harness traceback)."""
-    if message:
-        pytest.fail(message, pytrace=False)
 
 
 @pytest.fixture(scope="session")

@@ -8,7 +8,6 @@ sentence-transformers' DoRA loss in view, so an upstream fix is noticed.
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Callable
 from pathlib import Path
@@ -19,6 +18,7 @@ import torch
 from factories import (
     ADAPTER_WEIGHTS,
     SAVED_MODULE,
+    copy_checkpoint,
     drop_tensors,
     edit_adapter_config,
     load_base,
@@ -66,15 +66,19 @@ EXPECTED = {
 }
 
 
-def latest_results(gate_project) -> dict:
-    return json.loads((gate_project.path / "reports" / "latest" / "results.json").read_text())
+@pytest.fixture(scope="module")
+def templates(tmp_path_factory) -> dict[str, Path]:
+    """Each variant, and a plain PEFT adapter ("peft"), built once: copy, never edit."""
+    root = tmp_path_factory.mktemp("variants")
+    built = {name: build(root / name) for name, build in VARIANTS.items()}
+    return built | {"peft": make_peft_adapter(root / "peft")}
 
 
 # ---- every variant passes the battery -------------------------------------------------------
 
 
-def test_variants_pass_the_gate(gate_project):
-    paths = [build(gate_project.checkpoint_path(name)) for name, build in VARIANTS.items()]
+def test_variants_pass_the_gate(gate_project, templates):
+    paths = [copy_checkpoint(templates[n], gate_project.checkpoint_path(n)) for n in VARIANTS]
 
     run = gate_project.run(*paths)
 
@@ -84,7 +88,7 @@ def test_variants_pass_the_gate(gate_project):
     for name in EXPECTED:
         assert run.outcomes(name) == dict.fromkeys(ADAPTER_TESTS, "PASSED"), name
         assert f"PROMOTE  {name}\n" in summary
-    results = {c["name"]: c for c in latest_results(gate_project)["checkpoints"]}
+    results = {c["name"]: c for c in gate_project.results()["checkpoints"]}
     assert sorted(results) == sorted(EXPECTED)
     for name, (_, n_modules) in EXPECTED.items():
         profile = results[name]["change_profile"]
@@ -99,19 +103,19 @@ def test_variants_pass_the_gate(gate_project):
 # ---- broken twins ---------------------------------------------------------------------------
 
 
-def test_broken_twins_fail_with_their_diagnosis(gate_project):
-    at = gate_project.checkpoint_path
+def test_broken_twins_fail_with_their_diagnosis(gate_project, templates):
+    def twin(variant: str, name: str) -> Path:
+        return copy_checkpoint(templates[variant], gate_project.checkpoint_path(name))
+
     twins = [
-        drop_tensors(make_dora_adapter(at("dora-no-magnitudes")), "lora_magnitude_vector"),
-        drop_tensors(make_modules_to_save_adapter(at("saved-module-dropped")), SAVED_MODULE),
-        zero_lora_b_of(make_ffn_adapter(at("ffn-layer3-untrained")), "layer.3."),
-        zero_lora_b_of(make_all_linear_adapter(at("all-linear-pooler-untrained")), "pooler"),
-        edit_adapter_config(make_rslora_adapter(at("rslora-r-edited")), r=8),
-        zero_lora_b_of(make_multi_adapter(at("multi-second-untrained")), subpath="second"),
-        edit_adapter_config(
-            make_peft_adapter(at("other-base")), base_model_name_or_path=OTHER_BASE
-        ),
-        widen_tensors(make_peft_adapter(at("wider-base"))),
+        drop_tensors(twin("dora", "dora-no-magnitudes"), "lora_magnitude_vector"),
+        drop_tensors(twin("saved-module", "saved-module-dropped"), SAVED_MODULE),
+        zero_lora_b_of(twin("ffn", "ffn-layer3-untrained"), "layer.3."),
+        zero_lora_b_of(twin("all-linear", "all-linear-pooler-untrained"), "pooler"),
+        edit_adapter_config(twin("rslora", "rslora-r-edited"), r=8),
+        zero_lora_b_of(twin("multi", "multi-second-untrained"), subpath="second"),
+        edit_adapter_config(twin("peft", "other-base"), base_model_name_or_path=OTHER_BASE),
+        widen_tensors(twin("peft", "wider-base")),
     ]
 
     # the two checks the twins break; the battery's other tests cost time and add nothing here
@@ -184,12 +188,11 @@ def test_broken_twins_fail_with_their_diagnosis(gate_project):
 
 
 @pytest.fixture(scope="module")
-def loaded_variants(tmp_path_factory) -> dict[str, LoadedCandidate]:
-    """Each variant built and loaded once (by the gate's loader, on the CPU)."""
-    root = tmp_path_factory.mktemp("variants")
+def loaded_variants(templates) -> dict[str, LoadedCandidate]:
+    """Each variant loaded once (by the gate's loader, on the CPU)."""
     loaded = {}
-    for name, build in VARIANTS.items():
-        for checkpoint in read_checkpoints(build(root / name)):
+    for name in VARIANTS:
+        for checkpoint in read_checkpoints(templates[name]):
             loaded[checkpoint.name] = load_candidate(checkpoint, {}, "cpu")
     return loaded
 
@@ -245,7 +248,9 @@ def test_change_profile_lora_and_rslora_updates_are_scaling_b_a(loaded_variants)
         candidate = loaded_variants[name]
         tensors = load_file(str(candidate.checkpoint.adapter_file))
         base = load_base()[0].model.state_dict()
-        for change in change_profile(candidate.peft_model).modules:
+        modules = change_profile(candidate.peft_model).modules
+        assert len(modules) == EXPECTED[name][1], name  # the loop below checks every one
+        for change in modules:
             key = f"base_model.model.{change.module}"
             delta = scaling * tensors[f"{key}.lora_B.weight"] @ tensors[f"{key}.lora_A.weight"]
             weight = base[f"{change.module}.weight"]

@@ -10,39 +10,15 @@ Target modules absent from the base are in test_gate_catches.py (PEFT's own refu
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
 import bad_inputs as zoo
 import pytest
 import torch
+from test_gate_catches import ADAPTER_TESTS, LOADED
 
-LOADED = "test_adapter_loaded_exactly"
-ADAPTER_TESTS = (
-    LOADED,
-    "test_adapter_changes_embeddings",
-    "test_merged_equals_unmerged",
-    "test_merged_model_reloads_identically",
-    "test_disabled_adapter_reproduces_base",
-    "test_baseline_untouched",
-)
 UNUSABLE = "unusable-input"
-LENIENT = (  # targets anything meets: a run over good input then passes
-    ("spearman = 0.8", "spearman = -1.0"),
-    ("roc_auc = 0.95", "roc_auc = 0.0"),
-    ("fp_rate = 0.2", "fp_rate = 1.0"),
-    ("min_delta = 0.0", "min_delta = -1.0"),
-    ("n_resamples = 1000", "n_resamples = 200"),
-)
-
-
-def stub_checkpoint(project, name: str = "stub") -> Path:
-    """A folder that reads as a full model; no test in these runs ever loads it."""
-    folder = project.checkpoint_path(name)
-    folder.mkdir(parents=True)
-    (folder / "modules.json").write_text("[]", encoding="utf-8")
-    return folder
 
 
 def assert_refused(run, test: str, checkpoint: str, *fragments: str) -> str:
@@ -55,10 +31,6 @@ def assert_refused(run, test: str, checkpoint: str, *fragments: str) -> str:
     assert "Traceback" not in run.text
     assert " passed" not in run.text.split("short test summary info")[-1]
     return message
-
-
-def results_of(project) -> dict:
-    return json.loads((project.path / "reports" / "latest" / "results.json").read_text())
 
 
 # ---- checkpoints refused before loading: that checkpoint's every test errors ----------------
@@ -138,7 +110,7 @@ def test_bad_checkpoint_is_refused_before_loading(gate_project, good_adapter, tm
     assert re.search(rf"REJECT   {name}: \w+ error: ", summary)
     assert re.search(r"FAILED CLOSED: \d+ gate test\(s\) were skipped or errored", summary)
     assert "INCOMPLETE: the verdicts do not cover everything the gate must check" in summary
-    results = results_of(gate_project)
+    results = gate_project.results()
     assert results["complete"] is False
     assert "gate test(s) were skipped or errored" in results["incomplete_reasons"][0]
     (row,) = results["checkpoints"]
@@ -201,8 +173,8 @@ def test_invalid_adapter_config_is_refused(gate_project, good_adapter):
 
 
 def test_two_checkpoints_with_one_name_are_refused(gate_project):
-    first = stub_checkpoint(gate_project, "one/same")
-    second = stub_checkpoint(gate_project, "two/same")
+    first = gate_project.stub_checkpoint("one/same")
+    second = gate_project.stub_checkpoint("two/same")
     run = gate_project.run(first, second)
     assert_nothing_gated(
         run,
@@ -218,6 +190,8 @@ def test_empty_checkpoints_directory_gates_nothing(gate_project):
         f"{gate_project.path / 'models'}: the checkpoints directory holds no checkpoint",
         "fix: save an adapter or model into a sub-folder, or pass --checkpoint PATH",
     )
+    assert " passed" not in run.text
+    assert not re.search(r"\d+ skipped", run.text)
 
 
 @pytest.mark.parametrize(
@@ -238,7 +212,7 @@ def test_empty_checkpoints_directory_gates_nothing(gate_project):
 )
 def test_bad_gate_toml_is_refused(gate_project, old, new, fragments):
     gate_project.set_config(old, new)
-    run = gate_project.run(stub_checkpoint(gate_project))
+    run = gate_project.run(gate_project.stub_checkpoint())
     assert_nothing_gated(run, f"{gate_project.path / 'gate.toml'}: ", *fragments)
 
 
@@ -247,7 +221,7 @@ def test_gate_tests_that_gate_no_checkpoint_fail_the_run(gate_project):
         "import pytest\n\npytestmark = pytest.mark.gpu\n\n\ndef test_nothing():\n    pass\n",
         encoding="utf-8",
     )
-    run = gate_project.run(stub_checkpoint(gate_project), args=["test_no_checkpoint.py"])
+    run = gate_project.run(gate_project.stub_checkpoint(), args=["test_no_checkpoint.py"])
 
     run.result.assert_outcomes(passed=1)  # alone, pytest would call this a success
     assert run.ret == pytest.ExitCode.TESTS_FAILED
@@ -331,7 +305,7 @@ def test_bad_data_sets_fail_their_gating_checks(gate_project, good_adapter):
         ["test_beats_baseline", "test_meets_targets", "test_fp_rate_under_target"], "ERROR"
     )
     summary = " ".join(run.summary().split())  # the summary wraps long lines
-    results = results_of(gate_project)
+    results = gate_project.results()
     for name, (_, _, problem, fix) in DATA_ZOO.items():
         message = run.section("test_beats_baseline", f"{name}-good-adapter")
         expected = f"gating data set '{name}': {paths[name]}{problem}"
@@ -371,7 +345,7 @@ def test_a_partial_run_says_it_is_incomplete(gate_project, good_adapter):
     checkpoint none of whose tests ran: the run fails, and results.json says why."""
     (gate_project.path / "test_partial.py").write_text(SKIPPING_GATE_TEST, encoding="utf-8")
     gate_project.set_config('path = "/', 'path = "/nonexistent/')
-    stub_checkpoint(gate_project, "left-out")
+    gate_project.stub_checkpoint("left-out")
 
     run = gate_project.run(
         good_adapter,
@@ -380,7 +354,7 @@ def test_a_partial_run_says_it_is_incomplete(gate_project, good_adapter):
     )
 
     assert run.ret == pytest.ExitCode.TESTS_FAILED
-    results = results_of(gate_project)
+    results = gate_project.results()
     assert results["complete"] is False
     reasons = results["incomplete_reasons"]
     assert reasons[0].startswith("1 gate test(s) were skipped or errored")
@@ -398,8 +372,8 @@ def test_a_partial_run_says_it_is_incomplete(gate_project, good_adapter):
 def tiny_gating_set(project) -> Path:
     """The project gates one small valid data set (2 duplicate pairs, 1 over-long text) with
     targets anything meets."""
-    for old, new in LENIENT:
-        project.set_config(old, new)
+    project.relax_targets()
+    project.fewer_resamples()
     data = zoo.duplicates_and_long_texts(project.path)
     only_datasets(
         project,
@@ -417,7 +391,7 @@ def test_duplicate_pairs_and_over_long_texts_are_counted_and_reported(gate_proje
     run = gate_project.run(good_adapter, args=["test_quality_battery.py"])
 
     assert run.ret == pytest.ExitCode.OK, run.text  # noted, never a failure on their own
-    results = results_of(gate_project)
+    results = gate_project.results()
     assert results["complete"] is True and results["incomplete_reasons"] == []
     (dataset,) = results["datasets"]
     assert dataset["n_pairs"] == 14

@@ -35,11 +35,7 @@ def assert_no_skip(run) -> None:
 
 
 def test_device_cuda_option_without_gpu_is_an_error(gate_project, no_cuda):
-    checkpoint = gate_project.checkpoint_path("full-model")
-    checkpoint.mkdir()
-    (checkpoint / "modules.json").write_text("[]", encoding="utf-8")  # never loaded
-
-    run = gate_project.run(checkpoint, args=["--device=cuda"])
+    run = gate_project.run(gate_project.stub_checkpoint("full-model"), args=["--device=cuda"])
 
     assert run.ret == pytest.ExitCode.USAGE_ERROR
     assert "--device: 'cuda' was asked for but torch sees no CUDA device" in run.text
@@ -48,13 +44,9 @@ def test_device_cuda_option_without_gpu_is_an_error(gate_project, no_cuda):
 
 
 def test_device_cuda_in_gate_toml_without_gpu_is_an_error(gate_project, no_cuda):
-    toml = gate_project.path / "gate.toml"
-    toml.write_text(toml.read_text(encoding="utf-8").replace('device = "auto"', 'device = "cuda"'))
-    checkpoint = gate_project.checkpoint_path("full-model")
-    checkpoint.mkdir()
-    (checkpoint / "modules.json").write_text("[]", encoding="utf-8")
+    gate_project.set_config('device = "auto"', 'device = "cuda"')
 
-    run = gate_project.run(checkpoint)
+    run = gate_project.run(gate_project.stub_checkpoint("full-model"))
 
     assert run.ret != 0
     assert "'cuda' was asked for but torch sees no CUDA device" in run.text
@@ -77,21 +69,14 @@ def test_a_skipped_gate_test_fails_the_run(gate_project):
     assert "FAILED CLOSED: 1 gate test(s) were skipped or errored" in summary
 
 
-@pytest.mark.parametrize(
-    ("prepare", "expected"),
-    [
-        ("empty", "the checkpoints directory holds no checkpoint"),
-        ("missing", "the checkpoints directory does not exist"),
-    ],
-)
-def test_no_checkpoint_to_gate_is_an_error(gate_project, prepare, expected):
+def test_a_missing_checkpoints_directory_is_an_error(gate_project):
+    """(An empty one: test_bad_inputs.py::test_empty_checkpoints_directory_gates_nothing.)"""
     models = gate_project.path / "models"
-    if prepare == "missing":
-        models.rmdir()
+    models.rmdir()
     run = gate_project.run()  # no --checkpoint: gate everything below checkpoints_dir
 
     assert run.ret != 0
-    assert f"{models}: {expected}" in run.text
+    assert f"{models}: the checkpoints directory does not exist" in run.text
     assert "fix: " in run.text
     assert " passed" not in run.text
     assert_no_skip(run)

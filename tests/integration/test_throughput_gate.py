@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 from pathlib import Path
 
 import pytest
@@ -16,9 +15,6 @@ pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE_ADAPTER = REPO / "models" / "minilm-stsb-lora"
-THROUGHPUT_TESTS = REPO / "tests" / "gate" / "test_throughput.py"
-#: not test_throughput.py: the outer run imported that module name already
-THROUGHPUT_COPY = "test_throughput_benchmarks.py"
 TINY = """
 [throughput]
 batch_sizes = [8]
@@ -30,7 +26,7 @@ rounds = 2
 
 def with_throughput_tests(gate_project, min_merged_ratio: float) -> None:
     """Add the real throughput tests to the project, with tiny rounds."""
-    shutil.copyfile(THROUGHPUT_TESTS, gate_project.path / THROUGHPUT_COPY)
+    gate_project.include("test_throughput.py")
     toml = gate_project.path / "gate.toml"
     text = toml.read_text(encoding="utf-8")
     text = re.sub(r"(?ms)^\[throughput\]\n.*?(?=^\[|\Z)", "", text)  # drop the repository's table
@@ -68,7 +64,7 @@ def test_benchmarks_write_json_gate_the_ratio_and_catch_a_stored_regression(gate
         assert info["sentences"] == 32 and info["batch_size"] == 8 and info["dtype"] == "float32"
         assert info["peak_memory_bytes"] > 0 and "RSS" in info["peak_memory"]
         assert info["sentences_per_second"] > 0
-    results = json.loads((gate_project.path / "reports/latest/results.json").read_text())
+    results = gate_project.results()
     block = results["checkpoints"][0]["throughput"]
     assert [r["mode"] for r in block["runs"]] == ["base", "shipped", "merged"]
     assert block["merged_vs_base"][0]["passed"] is True
@@ -93,7 +89,7 @@ def test_benchmarks_write_json_gate_the_ratio_and_catch_a_stored_regression(gate
     assert "re-measured interleaved" in message
     summary = " ".join(run.summary().split())
     assert "REJECT minilm-stsb-lora" in summary
-    results = json.loads((gate_project.path / "reports/latest/results.json").read_text())
+    results = gate_project.results()
     checks = {c["check"]: c for c in results["checkpoints"][0]["checks"]}
     regression = checks["throughput_vs_stored_run"]
     assert regression["outcome"] == "failed"
