@@ -38,7 +38,7 @@ def resolve_device(requested: str, source: str = "--device") -> str:
     if requested.startswith("cuda"):
         if not torch.cuda.is_available():
             raise ConfigError(
-                "--device",
+                source,
                 f"'{requested}' was asked for but torch sees no CUDA device",
                 "run on a GPU machine, or use --device cpu (or auto)",
             )

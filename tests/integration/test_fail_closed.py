@@ -49,7 +49,7 @@ def test_device_cuda_in_gate_toml_without_gpu_is_an_error(gate_project, no_cuda)
     run = gate_project.run(gate_project.stub_checkpoint("full-model"))
 
     assert run.ret != 0
-    assert "'cuda' was asked for but torch sees no CUDA device" in run.text
+    assert "gate.toml: 'cuda' was asked for but torch sees no CUDA device" in run.text
     assert " passed" not in run.text
     assert_no_skip(run)
 
