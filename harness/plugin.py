@@ -443,7 +443,8 @@ def candidate(
         )
     )
     yield loaded
-    if gate_session.promote_to is not None:  # the verdict is final only at the end of the run
+    # the verdict is final only at the end of the run; one that already failed needs no copy
+    if gate_session.promote_to is not None and not gate_session.has_failed(checkpoint.name):
         stage(loaded, staging_dir(gate_session.promote_to))
     gate_session.embedder.forget(f"candidate/{checkpoint.name}/")
     del loaded

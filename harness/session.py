@@ -236,27 +236,32 @@ class GateSession:
             results[dataset.spec.name] = evaluation
         return results
 
-    def base_for(self, candidate: LoadedCandidate) -> tuple[SentenceTransformer, str]:
-        """The model an adapter was made for (shared with a baseline on the same folder)."""
+    def _baseline_index_for(self, candidate: LoadedCandidate) -> int | None:
+        """The baseline loaded from the folder an adapter was made for, if one is."""
         assert candidate.base_path is not None
         for index in range(len(self.config.baselines)):
+            if self.baseline(index).path.resolve() == candidate.base_path.resolve():
+                return index
+        return None
+
+    def base_for(self, candidate: LoadedCandidate) -> tuple[SentenceTransformer, str]:
+        """The model an adapter was made for (shared with a baseline on the same folder)."""
+        index = self._baseline_index_for(candidate)
+        if index is not None:
             baseline = self.baseline(index)
-            if baseline.path.resolve() == candidate.base_path.resolve():
-                return baseline.model, f"baseline/{baseline.spec.name}"
+            return baseline.model, f"baseline/{baseline.spec.name}"
+        assert candidate.base_path is not None
         key = str(candidate.base_path.resolve())
         if key not in self._bases:
             self._bases[key] = load_sentence_transformer(candidate.base_path, self.device)
         return self._bases[key], f"base/{key}"
 
     def encode_base_of(self, candidate: LoadedCandidate, texts: list[str]) -> np.ndarray:
+        index = self._baseline_index_for(candidate)
+        if index is not None:  # the baseline's own key and disk cache
+            return self.encode_baseline(texts, index)
         model, key = self.base_for(candidate)
-        # a baseline's key is shared with encode_baseline: whichever comes first must load the
-        # disk cache, or a run that encodes the probe first never reads it
-        cache_id = next(
-            (b.fingerprint for b in self._baselines.values() if key == f"baseline/{b.spec.name}"),
-            None,
-        )
-        return self.embedder.encode(model, texts, key=key, cache_id=cache_id)
+        return self.embedder.encode(model, texts, key=key)
 
     def encode_candidate(
         self, candidate: LoadedCandidate, texts: list[str], mode: str = "adapter"
@@ -322,6 +327,12 @@ class GateSession:
         ):
             self.outcomes[nodeid] = outcome
 
+    def has_failed(self, checkpoint: str) -> bool:
+        """A gate test of this checkpoint did not pass so far: it can no longer be promoted."""
+        return any(
+            o.checkpoint == checkpoint and o.outcome != "passed" for o in self.outcomes.values()
+        )
+
     def unsound(self) -> list[CheckOutcome]:
         """Gate tests skipped or errored: not run to a verdict, so the gate fails closed."""
         return [o for o in self.outcomes.values() if o.outcome in ("skipped", "error")]
@@ -329,10 +340,10 @@ class GateSession:
     def truncated_texts(self, dataset: LoadedDataset) -> int | None:
         """Distinct texts of a data set longer, in tokens, than the first baseline's
         max_seq_length (the model silently truncates them); None if no baseline was loaded."""
-        baselines = self.loaded_baselines()
-        if not baselines or baselines[0].spec.name != self.config.baselines[0].name:
+        first = self._baselines.get(self.config.baselines[0].name)
+        if first is None:
             return None
-        model = baselines[0].model
+        model = first.model
         limit = model.max_seq_length
         if limit is None:  # no limit: nothing is truncated
             return 0
