@@ -1,3 +1,3 @@
 """Registers the release gate's pytest plugin for this repository."""
 
-pytest_plugins = ["harness.plugin"]
+pytest_plugins = ["harness.pytest_plugin"]

@@ -246,7 +246,7 @@ def child(args: argparse.Namespace) -> int:
     import torch  # imports before the clock starts, in every kind alike
     from sentence_transformers import SentenceTransformer  # noqa: F401
 
-    import harness.plugin  # noqa: F401
+    import harness.pytest_plugin  # noqa: F401
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -306,8 +306,8 @@ def run_gate(args: argparse.Namespace, checkpoints: list[Path]) -> dict:
 
 def _data(args: argparse.Namespace):
     from harness.config import load_config
-    from harness.data import read_sentences
-    from harness.evaluation import load_dataset
+    from harness.quality.evaluate import load_dataset
+    from harness.quality.pairs import read_sentences
 
     config = load_config(args.work / "gate.toml")
     datasets = [load_dataset(spec) for spec in config.datasets]
@@ -321,7 +321,7 @@ def run_floor(args: argparse.Namespace, checkpoints: list[Path]) -> dict:
     from peft import PeftModel
     from sentence_transformers import SentenceTransformer
 
-    from harness.checkpoints import read_checkpoint, resolve_base
+    from harness.checkpoint.discover import read_checkpoint, resolve_base
 
     config, datasets, probe = _data(args)
     texts = list(dict.fromkeys(t for d in datasets for t in d.texts()))
@@ -366,7 +366,7 @@ def run_evaluators(args: argparse.Namespace, checkpoints: list[Path]) -> dict:
         EmbeddingSimilarityEvaluator,
     )
 
-    from harness.checkpoints import read_checkpoint, resolve_base
+    from harness.checkpoint.discover import read_checkpoint, resolve_base
 
     config, datasets, _ = _data(args)
     base_path = resolve_base(

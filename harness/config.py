@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.data import FORMATS as DATASET_FORMATS
 from harness.errors import ConfigError
-from harness.metrics import METRICS, ThresholdPolicy
+from harness.quality.metrics import METRICS, ThresholdPolicy
+from harness.quality.pairs import FORMATS as DATASET_FORMATS
 
 DEVICE_PATTERN = re.compile(r"^(auto|cpu|cuda|cuda:\d+)$")
 DATASET_ROLES = ("gate", "reference")

@@ -206,7 +206,7 @@ def gate_project(pytester: pytest.Pytester, embeddings_cache: Path) -> GateProje
     """pytest.ini, a conftest loading the plugin, a copy of the real test_adapter.py, the probe
     sentences and a small gate.toml."""
     pytester.makefile(".ini", pytest=PYTEST_INI)
-    pytester.makeconftest('pytest_plugins = ["harness.plugin"]\n')
+    pytester.makeconftest('pytest_plugins = ["harness.pytest_plugin"]\n')
     shutil.copyfile(GATE_TEST_FILE, pytester.path / GATE_TEST_COPY)
     (pytester.path / "fixtures").mkdir()
     shutil.copyfile(PROBE_SENTENCES, pytester.path / "fixtures" / PROBE_SENTENCES.name)

@@ -1,8 +1,8 @@
 """Small, valid results.json documents and their scores.npz arrays, built without any model.
 
 Scores are synthetic (gold / 5 scaled by a model's "quality", plus noise); every metric,
-threshold and confusion matrix is computed from them with harness.metrics, so the document is
-consistent with its arrays the way a gate run's is.
+threshold and confusion matrix is computed from them with harness.quality.metrics, so the document
+is consistent with its arrays the way a gate run's is.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from harness.metrics import (
+from harness.quality.metrics import (
     METRICS,
     best_f1_threshold,
     confusion_at,

@@ -1,15 +1,15 @@
 """The adapter battery, run per checkpoint: loaded exactly, applied, mergeable, removable.
 
-Each test is two lines; the checks and their messages live in `harness.adapter_checks`.
+Each test is two lines; the checks and their messages live in `harness.checkpoint.checks`.
 """
 
 import pytest
 import torch
 
-from harness import adapter_checks as checks
-from harness.loading import load_sentence_transformer
-from harness.plugin import passes
-from harness.tolerances import exact_atol, merge_atol
+from harness.checkpoint import checks
+from harness.checkpoint.load import load_sentence_transformer
+from harness.checkpoint.tolerances import exact_atol, merge_atol
+from harness.pytest_plugin import passes
 
 pytestmark = pytest.mark.gpu
 

@@ -1,7 +1,7 @@
 """Behaviour properties of each candidate, searched with hypothesis in a few seconds each.
 
 Encoding is deterministic; a text's embedding does not depend on the batch size or on the
-other texts in its batch (padding) beyond `harness.tolerances.padding_atol`; arbitrary
+other texts in its batch (padding) beyond `harness.checkpoint.tolerances.padding_atol`; arbitrary
 unicode, empty and very long texts give finite embeddings of the model's dimension, and unit
 vectors when the pipeline ends in a Normalize module.
 
@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from sentence_transformers.sentence_transformer.modules import Normalize
 
-from harness.tolerances import exact_atol, padding_atol, unit_norm_atol
+from harness.checkpoint.tolerances import exact_atol, padding_atol, unit_norm_atol
 
 pytestmark = pytest.mark.gpu
 

@@ -5,8 +5,8 @@ Reference data sets are evaluated and reported beside these, and never fail the 
 
 import pytest
 
-from harness import quality_checks as checks
-from harness.plugin import passes
+from harness.pytest_plugin import passes
+from harness.quality import checks
 
 pytestmark = pytest.mark.gpu
 

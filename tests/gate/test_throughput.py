@@ -11,9 +11,9 @@ least `min_merged_ratio` of the base's, as a ratio of this run's best rounds.
 
 import pytest
 
-from harness import throughput
 from harness.errors import GateInputError
-from harness.plugin import gate, passes
+from harness.pytest_plugin import gate, passes
+from harness.throughput import measure as throughput
 
 pytestmark = [pytest.mark.gpu, pytest.mark.benchmark]
 

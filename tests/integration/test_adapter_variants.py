@@ -35,10 +35,10 @@ from factories import (
 from safetensors.torch import load_file
 from test_gate_catches import ADAPTER_TESTS
 
-from harness.adapter_checks import check_updates_every_module
-from harness.checkpoints import read_checkpoints
-from harness.loading import LoadedCandidate, load_candidate, verify_adapter_load
-from harness.profile import change_profile
+from harness.checkpoint.change_profile import change_profile
+from harness.checkpoint.checks import check_updates_every_module
+from harness.checkpoint.discover import read_checkpoints
+from harness.checkpoint.load import LoadedCandidate, load_candidate, verify_adapter_load
 
 pytestmark = pytest.mark.slow
 

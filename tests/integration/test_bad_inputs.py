@@ -1,7 +1,7 @@
 """Every bad input fails the real gate (in-process) with a message naming file, problem and fix.
 
 The zoo is built at test time by tests/bad_inputs.py. Checkpoints that cannot be gated are
-refused before any slow load (harness.preflight) and error every gate test of their own,
+refused before any slow load (harness.checkpoint.preflight) and error every gate test of their own,
 while the run still reports; input the whole run depends on (gate.toml, the checkpoints
 directory, a checkpoint folder) fails every gate test and the summary says NOTHING GATED.
 Either way the exit status is non-zero and no partial report passes for a complete one.

@@ -14,10 +14,10 @@ import pytest
 from factories import copy_checkpoint, make_never_trained
 from sentence_transformers import SentenceTransformer
 
-from harness.__main__ import main
-from harness.checkpoints import shard_index
-from harness.fingerprints import directory_fingerprint
-from harness.merge import read_run, stable
+from harness.checkpoint.discover import shard_index
+from harness.checkpoint.fingerprints import directory_fingerprint
+from harness.runs.cli import main
+from harness.runs.combine import read_run, stable
 
 pytestmark = pytest.mark.slow
 

@@ -1,4 +1,5 @@
-"""harness.metrics agrees with sentence-transformers' evaluators on the same embeddings (1e-6).
+"""harness.quality.metrics agrees with sentence-transformers' evaluators on the same embeddings
+(1e-6).
 
 STS-B test: EmbeddingSimilarityEvaluator (Spearman, Pearson of cosine scores).
 MRPC test: BinaryClassificationEvaluator (accuracy at its best-accuracy threshold; F1,
@@ -20,7 +21,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from harness.metrics import (
+from harness.quality.metrics import (
     best_accuracy_threshold,
     best_f1_threshold,
     correlation_metrics,
@@ -91,7 +92,7 @@ def stsb_results(model: Any) -> tuple[dict[str, float], dict[str, float]]:
         EmbeddingSimilarityEvaluator,
     )
 
-    from harness.data import read_pairs
+    from harness.quality.pairs import read_pairs
 
     dataset = read_pairs(_require("stsb/sts-test.csv"), "stsb")
     table, emb1, emb2 = _encode(model, dataset)
@@ -117,7 +118,7 @@ def mrpc_results(model: Any) -> tuple[dict[str, float], dict[str, float]]:
         BinaryClassificationEvaluator,
     )
 
-    from harness.data import read_pairs
+    from harness.quality.pairs import read_pairs
 
     dataset = read_pairs(_require("mrpc/msr-para-test.tsv"), "mrpc")
     table, emb1, emb2 = _encode(model, dataset)

@@ -27,12 +27,12 @@ from factories import (
 )
 from peft import PeftModel
 
-from harness.adapter_checks import check_changes_embeddings, check_loaded_exactly
-from harness.checkpoints import read_checkpoint
+from harness.checkpoint.checks import check_changes_embeddings, check_loaded_exactly
+from harness.checkpoint.diagnose import key_prefix_mismatch
+from harness.checkpoint.discover import read_checkpoint
+from harness.checkpoint.load import LoadedCandidate, load_candidate, verify_adapter_load
 from harness.config import load_config
-from harness.diagnostics import key_prefix_mismatch
-from harness.loading import LoadedCandidate, load_candidate, verify_adapter_load
-from harness.tolerances import low_precision_dtypes
+from harness.embedding.device import low_precision_dtypes
 
 pytestmark = pytest.mark.slow
 

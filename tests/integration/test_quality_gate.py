@@ -110,7 +110,7 @@ def test_compare_flags_a_real_regression_and_no_change_between_identical_runs(
     """Night 1 promotes a trained adapter; night 2 ships an untrained one under the same name."""
     from factories import copy_checkpoint, make_never_trained
 
-    from harness.__main__ import main
+    from harness.runs.cli import main
 
     quality_project.relax_targets()
     candidate = copy_checkpoint(good_adapter, quality_project.checkpoint_path("nightly"))

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from results_factory import build
 
-from harness.html_report import render_html
+from harness.report.html import render_html
 
 REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / "scripts" / "check_report_in_browser.py"

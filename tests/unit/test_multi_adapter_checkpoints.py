@@ -8,7 +8,11 @@ from pathlib import Path
 import pytest
 from test_checkpoints import adapter_folder, error, full_model_folder
 
-from harness.checkpoints import checkpoints_from_paths, discover_checkpoints, read_checkpoints
+from harness.checkpoint.discover import (
+    checkpoints_from_paths,
+    discover_checkpoints,
+    read_checkpoints,
+)
 
 
 def multi_folder(path: Path, names=("second", "third"), *, top: bool = True) -> Path:

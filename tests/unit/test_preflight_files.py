@@ -1,4 +1,4 @@
-"""harness.preflight's checks of an adapter's own files, on files written by hand."""
+"""harness.checkpoint.preflight's checks of an adapter's own files, on files written by hand."""
 
 from __future__ import annotations
 
@@ -6,13 +6,13 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from harness.errors import CheckpointError
-from harness.preflight import (
+from harness.checkpoint.preflight import (
     check_adapter_config_values,
     check_adapter_files,
     check_no_pickled_weights,
     check_weights_finite,
 )
+from harness.errors import CheckpointError
 
 GOOD = {"peft_type": "LORA", "r": 8, "lora_alpha": 16, "target_modules": ["query", "value"]}
 

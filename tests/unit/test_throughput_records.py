@@ -1,5 +1,5 @@
-"""harness.throughput without models: cases, the merged/base check, records, the leaderboard's
-throughput table and sent/s column, the [throughput] table of gate.toml."""
+"""harness.throughput.measure without models: cases, the merged/base check, records, the
+leaderboard's throughput table and sent/s column, the [throughput] table of gate.toml."""
 
 from __future__ import annotations
 
@@ -10,11 +10,11 @@ from types import SimpleNamespace
 import pytest
 from results_factory import GRADED, build
 
-from harness import throughput
 from harness.config import load_config
 from harness.errors import ConfigError
-from harness.leaderboard import render_markdown, render_text, throughput_rows
-from harness.throughput import (
+from harness.report.leaderboard import render_markdown, render_text, throughput_rows
+from harness.throughput import measure as throughput
+from harness.throughput.measure import (
     CheckpointThroughput,
     MergedRatio,
     PeakMemory,

@@ -9,8 +9,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from harness.checkpoints import shard_index
-from harness.distributed import UNGROUPED, note_grouping, parse_shard, pinned_device
+from harness.checkpoint.discover import shard_index
+from harness.embedding.device import pinned_device
+from harness.pytest_plugin.xdist import UNGROUPED, note_grouping, parse_shard
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,220 @@
+"""Load a checkpoint as base, adapter (unmerged) or merged model, and verify adapter loads."""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import os
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import cast
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+import torch  # noqa: E402
+from peft import PeftModel  # noqa: E402
+from peft.utils import get_peft_model_state_dict  # noqa: E402
+from safetensors import SafetensorError  # noqa: E402
+from safetensors.torch import load_file  # noqa: E402
+from sentence_transformers import SentenceTransformer  # noqa: E402
+
+from harness.checkpoint.discover import ADAPTER_CONFIG, Checkpoint, resolve_base  # noqa: E402
+from harness.checkpoint.preflight import (  # noqa: E402
+    PEFT_PREFIX,
+    SAMPLE,
+    check_adapter_files,
+    check_adapter_fits_base,
+    check_base_is_configured,
+)
+from harness.errors import CheckpointError  # noqa: E402
+
+
+def load_sentence_transformer(path: str | Path, device: str) -> SentenceTransformer:
+    """A sentence-transformers model from a local folder, never from a hub."""
+    model = SentenceTransformer(str(path), device=device, local_files_only=True)
+    model.eval()
+    return model
+
+
+@dataclass
+class LoadReport:
+    """How an adapter file's tensors met the model's adapter parameters after loading."""
+
+    adapter_file: Path
+    n_file_tensors: int
+    n_model_tensors: int
+    missing: list[str] = field(default_factory=list)
+    unexpected: list[str] = field(default_factory=list)
+    mismatched: list[str] = field(default_factory=list)
+    loader_warnings: list[str] = field(default_factory=list)
+
+    @property
+    def exact(self) -> bool:
+        return not (self.missing or self.unexpected or self.mismatched)
+
+    def describe(self) -> str:
+        """Counts, a short sample of each kind of key problem, and the loader's own warnings."""
+        lines = [
+            f"{self.adapter_file}: {self.n_file_tensors} tensors in the file, "
+            f"{self.n_model_tensors} adapter tensors in the model"
+        ]
+        for label, keys in (
+            (
+                "missing (model adapter tensors the file did not provide; left at initialisation)",
+                self.missing,
+            ),
+            ("unexpected (file tensors that reached no model parameter)", self.unexpected),
+            ("mismatched (reached a parameter, but the values differ)", self.mismatched),
+        ):
+            if keys:
+                sample = ", ".join(keys[:SAMPLE]) + (", ..." if len(keys) > SAMPLE else "")
+                lines.append(f"  {len(keys)} {label}: {sample}")
+        for warning in self.loader_warnings:
+            lines.append(f"  loader warning: {warning[:300]}")
+        return "\n".join(lines)
+
+
+def read_adapter_tensors(adapter_file: Path) -> dict[str, torch.Tensor]:
+    """The adapter file's tensors; a truncated or corrupt file is a CheckpointError."""
+    try:
+        return load_file(str(adapter_file))
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise CheckpointError(
+            adapter_file,
+            f"cannot be read as safetensors ({exc})",
+            "re-save or re-download the adapter: the file is truncated or corrupt",
+        ) from exc
+
+
+def verify_adapter_load(
+    peft_model: torch.nn.Module,
+    adapter_file: Path,
+    adapter_name: str = "default",
+    loader_warnings: list[str] | None = None,
+) -> LoadReport:
+    """Every tensor of the file reached a model parameter with equal values, and vice versa."""
+    file_tensors = {
+        k.removeprefix(PEFT_PREFIX): v for k, v in read_adapter_tensors(adapter_file).items()
+    }
+    model_tensors = {
+        k.removeprefix(PEFT_PREFIX): v
+        for k, v in get_peft_model_state_dict(peft_model, adapter_name=adapter_name).items()
+    }
+    common = sorted(set(file_tensors) & set(model_tensors))
+    mismatched = [
+        key
+        for key in common
+        if file_tensors[key].shape != model_tensors[key].shape
+        or not torch.equal(file_tensors[key].to(model_tensors[key].dtype), model_tensors[key].cpu())
+    ]
+    return LoadReport(
+        adapter_file=adapter_file,
+        n_file_tensors=len(file_tensors),
+        n_model_tensors=len(model_tensors),
+        missing=sorted(set(model_tensors) - set(file_tensors)),
+        unexpected=sorted(set(file_tensors) - set(model_tensors)),
+        mismatched=mismatched,
+        loader_warnings=list(loader_warnings or []),
+    )
+
+
+@dataclass
+class LoadedCandidate:
+    """A checkpoint in memory: the model as shipped (adapter active) plus its other modes."""
+
+    checkpoint: Checkpoint
+    model: SentenceTransformer
+    base_path: Path | None = None
+    load_report: LoadReport | None = None
+    _merged: SentenceTransformer | None = None
+
+    @property
+    def peft_model(self) -> PeftModel | None:
+        inner = self.model[0].model
+        return inner if isinstance(inner, PeftModel) else None
+
+    @contextlib.contextmanager
+    def adapter_disabled(self) -> Iterator[SentenceTransformer]:
+        """The same model with its adapter layers bypassed (should equal the base)."""
+        if self.peft_model is None:
+            raise ValueError(f"{self.checkpoint.name} has no adapter to disable")
+        with self.peft_model.disable_adapter():
+            yield self.model
+
+    @property
+    def dtype(self) -> torch.dtype:
+        """The dtype the checkpoint runs in (its first parameter's)."""
+        return next(self.model.parameters()).dtype
+
+    def merged(self) -> SentenceTransformer:
+        """A copy with the adapter merged into the base weights (`merge_and_unload`)."""
+        if self.peft_model is None:
+            raise ValueError(f"{self.checkpoint.name} has no adapter to merge")
+        if self._merged is None:
+            merged = copy.deepcopy(self.model)
+            merged[0].model = cast(PeftModel, merged[0].model).merge_and_unload()
+            merged.eval()
+            self._merged = merged
+        return self._merged
+
+    def in_dtype(self, dtype: torch.dtype, *, merged: bool) -> SentenceTransformer:
+        """A copy cast to `dtype`: the unmerged model (adapter layers cast with it), or the model
+        merged in float32 (`merged()`) and cast afterwards, so no merge rounds in low precision."""
+        cast = copy.deepcopy(self.merged() if merged else self.model).to(dtype)
+        cast.eval()
+        return cast
+
+
+def load_candidate(
+    checkpoint: Checkpoint,
+    aliases: dict[str, Path],
+    device: str,
+    *,
+    bases: dict[str, Path] | None = None,
+) -> LoadedCandidate:
+    """Load a checkpoint for gating; adapters go through PEFT on the inner transformer.
+
+    Before the slow load an adapter must fit its base (`preflight`): the base it names
+    is one of `bases` (the gate's configured bases, when given), and its tensors fit the base.
+    """
+    if not checkpoint.is_adapter:
+        return LoadedCandidate(checkpoint, load_sentence_transformer(checkpoint.path, device))
+    check_adapter_files(checkpoint.adapter_dir, checkpoint.adapter_config)  # no pickle, finite
+    base_id = checkpoint.base_id
+    if not base_id:
+        raise CheckpointError(
+            checkpoint.adapter_dir / ADAPTER_CONFIG,
+            "names no base model (base_model_name_or_path)",
+            "set base_model_name_or_path to the base model's hub id",
+        )
+    config_file = checkpoint.adapter_dir / ADAPTER_CONFIG
+    if bases is not None:
+        check_base_is_configured(config_file, base_id, aliases, bases)
+    base_path = resolve_base(base_id, aliases, source=config_file)
+    check_adapter_fits_base(checkpoint.adapter_file, checkpoint.adapter_config, base_path)
+    model = load_sentence_transformer(base_path, device)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            peft_model = PeftModel.from_pretrained(
+                cast(torch.nn.Module, model[0].model),
+                str(checkpoint.adapter_dir),
+                adapter_name=checkpoint.adapter_name,
+                is_trainable=False,
+            )
+        except ValueError as exc:
+            raise CheckpointError(
+                config_file,
+                f"PEFT cannot apply the adapter: {exc}",
+                "check target_modules against the base model's module names "
+                "(e.g. query, key, value, dense for BERT-like models) and retrain",
+            ) from exc
+    model[0].model = peft_model
+    model.eval()
+    noted = [str(w.message) for w in caught if "adapter" in str(w.message).lower()]
+    report = verify_adapter_load(
+        peft_model, checkpoint.adapter_file, checkpoint.adapter_name, loader_warnings=noted
+    )
+    return LoadedCandidate(checkpoint, model, base_path=base_path, load_report=report)

@@ -1,0 +1,412 @@
+"""Pre-load checkpoint checks: refuse a checkpoint before the slow load.
+
+Each check raises CheckpointError(path, problem, fix) naming the file, the field, what was
+expected and what was found; only `check_weights_finite` reads tensors (through
+safetensors, which never runs code), the others headers and JSON.
+
+The adapter's own files (issue 6, `check_adapter_files`): no pickle (`adapter_model.bin` is
+refused, alone or beside safetensors), LoRA fields PEFT can use, a readable safetensors
+file, finite values.
+
+Base matching (issue 8): the base an adapter names must be one the gate is configured with
+(`check_base_is_configured`), and every adapter tensor must fit that base's shapes
+(`check_adapter_fits_base`).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import struct
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from harness.checkpoint.discover import ADAPTER_CONFIG, ADAPTER_WEIGHTS, PICKLED, resolve_base
+from harness.errors import CheckpointError
+
+PEFT_PREFIX = "base_model.model."
+#: a header longer than this is not a safetensors header (safetensors itself caps it at 100 MB)
+MAX_HEADER_BYTES = 100_000_000
+#: the layer index in a module path (BERT `layer.N`, Llama `layers.N`, GPT-2 `h.N`, T5 `block.N`)
+LAYER_INDEX = re.compile(r"(?:^|\.)(?:layer|layers|h|block|blocks)\.(\d+)\.")
+#: config.json fields a tensor dimension is named by in a message
+DIMENSION_FIELDS = ("hidden_size", "intermediate_size", "vocab_size")
+SAMPLE = 5  # problems listed in a message; the rest are counted
+
+
+def _bullets(problems: list[str]) -> str:
+    """The first SAMPLE problems as an indented list, then how many more there are."""
+    more = len(problems) - SAMPLE
+    return "\n".join(
+        [f"  - {p}" for p in problems[:SAMPLE]] + ([f"  ... and {more} more"] if more > 0 else [])
+    )
+
+
+# adapter tensor suffix -> (part, dimension of the tensor checked against the base weight,
+# dimension of the base weight it must equal, dimension holding the rank or None)
+_LORA_PARTS: tuple[tuple[str, str, int, int, int | None], ...] = (
+    (".lora_A.weight", "lora_A", 1, 1, 0),  # [r, in_features]
+    (".lora_B.weight", "lora_B", 0, 0, 1),  # [out_features, r]
+    (".lora_B.bias", "lora_B bias", 0, 0, None),  # [out_features]
+    (".lora_magnitude_vector.weight", "DoRA magnitude", 0, 0, None),  # [out_features]
+    (".lora_magnitude_vector", "DoRA magnitude", 0, 0, None),
+    (".lora_embedding_A", "lora_embedding_A", 1, 0, 0),  # [r, num_embeddings]
+    (".lora_embedding_B", "lora_embedding_B", 0, 1, 1),  # [embedding_dim, r]
+)
+
+
+def read_safetensors_header(path: str | Path) -> dict[str, dict[str, Any]]:
+    """Tensor name -> {dtype, shape, data_offsets}, from the header alone: an 8-byte
+    little-endian length, then that many bytes of JSON. No tensor is read."""
+    path = Path(path)
+    try:
+        with open(path, "rb") as handle:
+            size = path.stat().st_size
+            prefix = handle.read(8)
+            if len(prefix) < 8:
+                raise ValueError("shorter than the 8-byte header length")
+            (length,) = struct.unpack("<Q", prefix)
+            if length > min(MAX_HEADER_BYTES, size - 8):
+                raise ValueError(f"header length {length} exceeds the file ({size} bytes)")
+            header = json.loads(handle.read(length))
+    except (OSError, ValueError) as exc:  # JSONDecodeError and UnicodeDecodeError included
+        raise CheckpointError(
+            path,
+            f"cannot be read as safetensors ({exc})",
+            "re-save or re-download it: the file is truncated or corrupt",
+        ) from exc
+    if not isinstance(header, dict):
+        raise CheckpointError(
+            path, "has a safetensors header that is not a JSON object", "re-save or re-download it"
+        )
+    return {k: v for k, v in header.items() if k != "__metadata__" and isinstance(v, dict)}
+
+
+def check_base_is_configured(
+    config_file: Path, base_id: str, aliases: Mapping[str, Path], bases: Mapping[str, Path]
+) -> None:
+    """The base an adapter names is one the gate is configured with.
+
+    `bases`: the configured bases (each baseline's model and each [aliases] entry of gate.toml)
+    and the folders they resolve to. The adapter's `base_model_name_or_path` must be one of
+    them, or resolve (through the alias table, or as a local folder) to one of their folders.
+    """
+    if base_id in bases:
+        return
+    try:
+        resolved: Path | None = resolve_base(base_id, dict(aliases), source=config_file)
+    except CheckpointError:
+        resolved = None
+    if resolved is not None and any(
+        resolved.resolve() == Path(path).resolve() for path in bases.values()
+    ):
+        return
+    where = f" (resolves to {resolved})" if resolved is not None else ""
+    listed = "\n".join(f"    {name} -> {path}" for name, path in bases.items()) or "    (none)"
+    raise CheckpointError(
+        config_file,
+        f"base_model_name_or_path: the adapter was made for '{base_id}'{where}, which is not a "
+        f"base this gate is configured with; expected one of:\n{listed}",
+        f"gate it against its own base: add '{base_id}' to gate.toml as a [[baselines]] model "
+        "or under [aliases]; or, if adapter_config.json names the wrong base, correct "
+        "base_model_name_or_path",
+    )
+
+
+def base_model_config(base_path: Path) -> tuple[Path, dict[str, Any]]:
+    """The transformer's config.json of a base (at the top, or in the folder of the first
+    sentence-transformers module that has one)."""
+    candidates = [base_path / "config.json"]
+    modules = base_path / "modules.json"
+    if modules.is_file():
+        try:
+            entries = json.loads(modules.read_text(encoding="utf-8"))
+            candidates += [base_path / e.get("path", "") / "config.json" for e in entries]
+        except (ValueError, AttributeError, TypeError):
+            pass
+    for candidate in candidates:
+        if candidate.is_file():
+            try:
+                config = json.loads(candidate.read_text(encoding="utf-8"))
+            except ValueError as exc:
+                raise CheckpointError(
+                    candidate, f"is not valid JSON ({exc})", "repair or re-download the base model"
+                ) from exc
+            if isinstance(config, dict):
+                return candidate, config
+    raise CheckpointError(
+        base_path,
+        "the base model folder has no config.json, so the adapter cannot be checked against it",
+        "point the alias at a complete model folder (config.json and weights)",
+    )
+
+
+def base_weight_shapes(config_path: Path) -> dict[str, tuple[int, ...]] | None:
+    """Weight name -> shape from the base's safetensors headers (one file or an index of shards);
+    None when the base has no safetensors weights."""
+    folder = config_path.parent
+    single = folder / "model.safetensors"
+    files = [single] if single.is_file() else []
+    index = folder / "model.safetensors.index.json"
+    if not files and index.is_file():
+        try:
+            shards = set(json.loads(index.read_text(encoding="utf-8"))["weight_map"].values())
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise CheckpointError(
+                index, f"is not a safetensors index ({exc})", "repair or re-download the base model"
+            ) from exc
+        files = [folder / shard for shard in sorted(shards)]
+    if not files:
+        return None
+    shapes: dict[str, tuple[int, ...]] = {}
+    for file in files:
+        shapes.update(
+            (name, tuple(info.get("shape", ())))
+            for name, info in read_safetensors_header(file).items()
+        )
+    return shapes
+
+
+def _field(config: dict[str, Any], value: int) -> str:
+    """The config.json field(s) a dimension equals, for messages."""
+    named = [f for f in DIMENSION_FIELDS if config.get(f) == value]
+    return f"field {' = '.join(named)} in config.json" if named else "the base weight's shape"
+
+
+def _base_key(shapes: Mapping[str, tuple[int, ...]], name: str) -> str | None:
+    """The base's name for a weight: the same name, or one ending in it (a base saved with a
+    model prefix such as `bert.`)."""
+    if name in shapes:
+        return name
+    ends = [key for key in shapes if key.endswith("." + name)]
+    return ends[0] if len(ends) == 1 else None
+
+
+def check_adapter_fits_base(
+    adapter_file: Path, adapter_config: Mapping[str, Any], base_path: Path
+) -> None:
+    """Every adapter tensor fits the base: layer indexes below config.json's num_hidden_layers,
+    LoRA dimensions equal to the base weight's (hidden_size, intermediate_size, vocab_size),
+    ranks equal to the config's r, saved modules the base's shape. Headers only, no tensors.
+
+    Tensors for modules the base does not have at all (a wrapper's key prefix) are left to the
+    exact-load check, which diagnoses the prefix.
+    """
+    header = read_safetensors_header(adapter_file)
+    config_path, config = base_model_config(base_path)
+    shapes = base_weight_shapes(config_path)
+    layers = config.get("num_hidden_layers")
+    declared = [adapter_config.get("r"), *(adapter_config.get("rank_pattern") or {}).values()]
+    ranks: set[int] = {r for r in declared if isinstance(r, int)}
+    problems: list[str] = []
+    for key, info in sorted(header.items()):
+        shape = tuple(info.get("shape", ()))
+        name = key.removeprefix(PEFT_PREFIX)
+        index = LAYER_INDEX.search(name)
+        if isinstance(layers, int) and index and int(index.group(1)) >= layers:
+            problems.append(
+                f"tensor '{key}' (shape {list(shape)}): field num_hidden_layers in {config_path}: "
+                f"expected a layer index below {layers}, found layer {index.group(1)}"
+            )
+            continue
+        part = next((p for p in _LORA_PARTS if name.endswith(p[0])), None)
+        if part is None:  # a modules_to_save copy: the base parameter's own shape
+            base_key = _base_key(shapes, name) if shapes is not None else None
+            if shapes is not None and base_key is not None and shapes[base_key] != shape:
+                problems.append(
+                    f"tensor '{key}' (a saved module): expected the base's shape "
+                    f"{list(shapes[base_key])} ({base_key}), found {list(shape)}"
+                )
+            continue
+        suffix, label, dim, base_dim, rank_dim = part
+        rank = shape[rank_dim] if rank_dim is not None and len(shape) > rank_dim else None
+        if rank is not None and ranks and rank not in ranks:
+            expected = " or ".join(str(r) for r in sorted(ranks))
+            problems.append(
+                f"tensor '{key}' ({label}, shape {list(shape)}): field r in adapter_config.json: "
+                f"expected rank {expected}, found {rank}"
+            )
+            continue
+        if len(shape) <= dim:
+            continue
+        found = shape[dim]
+        if shapes is not None:
+            module = name[: -len(suffix)]
+            base_key = _base_key(shapes, module + ".weight")
+            if base_key is None or len(shapes[base_key]) != 2:
+                continue  # no such module (a prefix: see above), or not a linear/embedding layer
+            expected_dim = shapes[base_key][base_dim]
+            if found != expected_dim:
+                problems.append(
+                    f"tensor '{key}' ({label}, shape {list(shape)}): "
+                    f"{_field(config, expected_dim)}: expected {expected_dim}, found {found} "
+                    f"(the base's {base_key} is {list(shapes[base_key])})"
+                )
+        else:  # no safetensors weights in the base: dimensions from config.json alone
+            names = {
+                "lora_embedding_A": ("vocab_size",),
+                "lora_embedding_B": ("hidden_size",),
+            }.get(label, ("hidden_size", "intermediate_size"))
+            allowed = {config[f] for f in names if config.get(f) is not None}
+            if allowed and found not in allowed:
+                problems.append(
+                    f"tensor '{key}' ({label}, shape {list(shape)}): field {' or '.join(names)} in "
+                    f"{config_path}: expected {' or '.join(map(str, sorted(allowed)))}, "
+                    f"found {found}"
+                )
+    if shapes is not None:
+        check_saved_modules_present(adapter_file, header, adapter_config, shapes)
+    if problems:
+        raise CheckpointError(
+            adapter_file,
+            f"{len(problems)} of {len(header)} adapter tensors do not fit the base model "
+            f"{base_path} (config.json: hidden_size {config.get('hidden_size')}, "
+            f"vocab_size {config.get('vocab_size')}, num_hidden_layers {layers}):\n"
+            + _bullets(problems),
+            "the adapter was made for another base model, or its config was edited: set "
+            "base_model_name_or_path (and r) in adapter_config.json to what it was trained with, "
+            "or retrain it on this base",
+        )
+
+
+# ---- the adapter's own files (issue 6): before anything is loaded -----------------------------
+#
+# `check_adapter_files` runs these in order; each raises CheckpointError(path, problem, fix).
+
+CONVERT_PICKLE = (
+    'python -c "import torch; from safetensors.torch import save_file; save_file(torch.load('
+    "'adapter_model.bin', weights_only=True), 'adapter_model.safetensors')\""
+)
+
+
+def check_no_pickled_weights(adapter_dir: Path) -> None:
+    """Refuse `adapter_model.bin`: a pickle, and unpickling runs whatever code it holds.
+
+    PEFT would unpickle it when no safetensors file is beside it; the gate never does. With
+    both files present it is ambiguous which weights were meant, so that is refused too.
+    """
+    pickled = adapter_dir / PICKLED
+    if not pickled.exists():
+        return
+    if (adapter_dir / ADAPTER_WEIGHTS).exists():
+        raise CheckpointError(
+            adapter_dir,
+            f"holds both {ADAPTER_WEIGHTS} and {PICKLED}: which weights were meant "
+            "is ambiguous (PEFT would silently take the safetensors file), and the .bin is a "
+            "pickle that can run code when loaded",
+            f"delete {PICKLED}; if it holds the weights you meant, convert it to "
+            f"{ADAPTER_WEIGHTS} first (without running its code): {CONVERT_PICKLE}",
+        )
+    raise CheckpointError(
+        pickled,
+        "is a pickled PyTorch file, and unpickling can run arbitrary code: the gate never loads "
+        f"one (there is no {ADAPTER_WEIGHTS} beside it)",
+        "re-save the adapter with save_pretrained(..., safe_serialization=True), or convert the "
+        f"file with torch.load(weights_only=True), which refuses code: {CONVERT_PICKLE} (if "
+        "that fails, the file holds more than tensors: never load it with weights_only=False)",
+    )
+
+
+def check_adapter_config_values(config_file: Path, config: Mapping[str, Any]) -> None:
+    """The LoRA fields PEFT needs have usable values (a rank, a scale, module names)."""
+    if config.get("peft_type") != "LORA":
+        return
+    problems = []
+    r = config.get("r")
+    if isinstance(r, bool) or not isinstance(r, int) or r < 1:
+        problems.append(f"r = {json.dumps(r)} must be a positive whole number (the LoRA rank)")
+    alpha = config.get("lora_alpha")
+    if isinstance(alpha, bool) or not isinstance(alpha, int | float):
+        problems.append(f"lora_alpha = {json.dumps(alpha)} must be a number (commonly 2 * r)")
+    targets = config.get("target_modules")
+    if targets is not None and not (
+        isinstance(targets, str)
+        or (isinstance(targets, list) and targets and all(isinstance(t, str) for t in targets))
+    ):
+        problems.append(
+            f"target_modules = {json.dumps(targets)} must be a module name pattern or a "
+            "non-empty list of module names"
+        )
+    if problems:
+        raise CheckpointError(
+            config_file,
+            "has LoRA fields PEFT cannot use: " + "; ".join(problems),
+            "restore the values the adapter was trained with (save_pretrained writes them), "
+            "or retrain it",
+        )
+
+
+def check_weights_finite(adapter_file: Path) -> None:
+    """Every floating-point tensor of the adapter file is finite (no NaN, no Inf).
+
+    Reads the file with safetensors (which never runs code), one tensor at a time; a file
+    whose header does not match its data is refused as corrupt.
+    """
+    import torch
+    from safetensors import SafetensorError, safe_open
+
+    bad: list[str] = []
+    total = 0
+    try:
+        with safe_open(str(adapter_file), framework="pt") as handle:
+            for key in sorted(handle.keys()):
+                tensor = handle.get_tensor(key)
+                total += 1
+                if not tensor.is_floating_point():
+                    continue
+                nan = int(torch.isnan(tensor).sum())
+                inf = int(torch.isinf(tensor).sum())
+                if nan or inf:
+                    bad.append(f"{key}: {nan} NaN and {inf} Inf of {tensor.numel()} values")
+    except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
+        raise CheckpointError(
+            adapter_file,
+            f"cannot be read as safetensors ({exc})",
+            "re-save or re-download it: the file is truncated or corrupt",
+        ) from exc
+    if bad:
+        raise CheckpointError(
+            adapter_file,
+            f"{len(bad)} of {total} adapter tensors hold NaN or Inf values, so every embedding "
+            f"the adapter touches would be NaN:\n{_bullets(bad)}",
+            "training diverged or the weights were saved from a broken model: retrain (a lower "
+            "learning rate; bf16 or fp32 instead of fp16) or gate an earlier checkpoint",
+        )
+
+
+def check_adapter_files(adapter_dir: Path, adapter_config: Mapping[str, Any]) -> None:
+    """The checks of an adapter's own files, cheapest first; called before the base loads."""
+    check_no_pickled_weights(adapter_dir)
+    check_adapter_config_values(adapter_dir / ADAPTER_CONFIG, adapter_config)
+    adapter_file = adapter_dir / ADAPTER_WEIGHTS
+    read_safetensors_header(adapter_file)
+    check_weights_finite(adapter_file)
+
+
+def check_saved_modules_present(
+    adapter_file: Path,
+    header: Mapping[str, Any],
+    adapter_config: Mapping[str, Any],
+    shapes: Mapping[str, tuple[int, ...]],
+) -> None:
+    """Every parameter of every module `modules_to_save` names is in the file (an export that
+    drops the trained copy would leave the model running the base's untrained module; PEFT
+    itself stops with a bare KeyError)."""
+    targets = adapter_config.get("modules_to_save") or []
+    saved = {key.removeprefix(PEFT_PREFIX) for key in header}
+    missing = []
+    for target in targets:
+        for name in sorted(shapes):
+            module = name.rsplit(".", 1)[0]
+            if (module == target or module.endswith("." + target)) and name not in saved:
+                missing.append(name)
+    if missing:
+        sample = ", ".join(missing[:SAMPLE]) + (", ..." if len(missing) > SAMPLE else "")
+        raise CheckpointError(
+            adapter_file,
+            f"field modules_to_save in adapter_config.json names {targets}: expected the trained "
+            f"copy of each in the file, found {len(missing)} of their parameters missing: {sample}",
+            "re-save the adapter with save_pretrained, which writes every modules_to_save "
+            "module (an export or merge step dropped it)",
+        )

@@ -1,0 +1,122 @@
+"""Collection: one parametrized id per checkpoint, checks that do not apply dropped (and listed
+as not applicable), and each checkpoint's gate tests run together."""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from dataclasses import dataclass
+
+import pytest
+
+from harness.checkpoint.discover import Checkpoint
+from harness.embedding.device import low_precision_dtypes
+from harness.errors import GateInputError
+from harness.pytest_plugin.session import gate
+from harness.pytest_plugin.xdist import note_grouping
+
+CHECK = pytest.StashKey[tuple[str, str]]()  # (checkpoint name, check name) of a gate item
+COLLECTED_AT = pytest.StashKey[int]()  # an item's place in collection order (files, definitions)
+UNUSABLE = pytest.StashKey[GateInputError]()  # why the gate's input cannot be used, if it cannot
+ADAPTER_ONLY = "adapter_only"
+
+
+@dataclass(frozen=True)
+class UnusableInput:
+    """Stands in for the checkpoints when the gate's input cannot be used.
+
+    Every gate test then fails with the input's message, so `pytest -m gpu` fails closed
+    with a readable reason, while a run that deselects the gate is not disturbed.
+    """
+
+    error: GateInputError
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "checkpoint" not in metafunc.fixturenames:
+        return
+    try:
+        session = gate(metafunc.config)
+        checkpoints: list[Checkpoint] = session.checkpoints
+        names = [spec.name for spec in session.config.datasets if spec.gates]
+    except GateInputError as exc:
+        metafunc.config.stash[UNUSABLE] = exc
+        metafunc.parametrize(
+            "checkpoint", [UnusableInput(exc)], ids=["unusable-input"], scope="session"
+        )
+        if "gate_dataset" in metafunc.fixturenames:
+            metafunc.parametrize("gate_dataset", ["-"], ids=["-"])
+        if "merge_dtype" in metafunc.fixturenames:
+            metafunc.parametrize("merge_dtype", ["-"], ids=["-"])
+        return
+    if "gate_dataset" in metafunc.fixturenames:
+        metafunc.parametrize("gate_dataset", names, ids=names)
+    metafunc.parametrize(
+        "checkpoint",
+        # under xdist (--dist loadgroup, set by -n) each checkpoint's tests go to one worker
+        [pytest.param(c, id=c.name, marks=pytest.mark.xdist_group(c.name)) for c in checkpoints],
+        scope="session",
+    )
+    if "merge_dtype" in metafunc.fixturenames:  # after checkpoint: ids read `<checkpoint>-<dtype>`
+        metafunc.parametrize("merge_dtype", low_precision_dtypes(session.device))
+
+
+@pytest.hookimpl(trylast=True)  # after xdist's own, which marks test ids with their group
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Drop checks that do not apply to a checkpoint's kind, and list them as not applicable."""
+    note_grouping(config, items)
+    kept, dropped = [], []
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        checkpoint = callspec.params.get("checkpoint") if callspec else None
+        if callspec is None or not isinstance(checkpoint, Checkpoint):
+            kept.append(item)
+            continue
+        check = getattr(item, "originalname", item.name).removeprefix("test_")
+        params = [str(v) for k, v in callspec.params.items() if k != "checkpoint"]
+        if params:  # gate_dataset, throughput_case: one check name per parametrized case
+            check = f"{check}[{'-'.join(params)}]"
+        if item.get_closest_marker(ADAPTER_ONLY) and not checkpoint.is_adapter:
+            gate(config).not_applicable.append(
+                (check, checkpoint.name, f"{checkpoint.kind.replace('_', ' ')} has no adapter")
+            )
+            dropped.append(item)
+            continue
+        item.stash[CHECK] = (checkpoint.name, check)
+        kept.append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
+    _order_by_checkpoint(items)
+
+
+class CollectionOrder:
+    @pytest.hookimpl(tryfirst=True)  # before pytest reorders items by their fixtures
+    def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
+        for index, item in enumerate(items):
+            item.stash[COLLECTED_AT] = index
+
+
+def _order_by_checkpoint(items: list[pytest.Item]) -> None:
+    """One candidate in memory at a time: each checkpoint's gate tests run together, in the
+    order they were written (so the merged-throughput ratio reads the benchmarks before it).
+    Other tests keep their places."""
+    slots = [i for i, item in enumerate(items) if CHECK in item.stash]
+    collected_at = {i: items[i].stash.get(COLLECTED_AT, i) for i in slots}
+    first_seen: dict[str, int] = {}
+    for i in slots:
+        name = items[i].stash[CHECK][0]
+        first_seen[name] = min(first_seen.get(name, collected_at[i]), collected_at[i])
+    gated = sorted(slots, key=lambda i: (first_seen[items[i].stash[CHECK][0]], collected_at[i]))
+    gated_items = [items[i] for i in gated]
+    for slot, item in zip(slots, gated_items, strict=True):
+        items[slot] = item
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
+    if CHECK in item.stash:
+        report.user_properties.append(("gate_check", item.stash[CHECK]))
+    return report

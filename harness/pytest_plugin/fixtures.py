@@ -1,0 +1,99 @@
+"""The gate's fixtures: the session, the checkpoint under test, the baseline, the candidate and
+its evaluations. Bad input fails the gate test with its own message, never a traceback."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, TypeVar
+
+import pytest
+
+from harness.checkpoint.discover import Checkpoint
+from harness.errors import GateInputError
+from harness.pytest_plugin.collection import UnusableInput
+from harness.pytest_plugin.session import gate
+from harness.run.session import GateSession, LoadedBaseline
+from harness.runs.promotion import stage, staging_dir
+
+if TYPE_CHECKING:
+    from harness.checkpoint.load import LoadedCandidate
+
+T = TypeVar("T")
+
+
+def passes(message: str | None) -> None:
+    """In a gate test: fail with the check's own message (no harness traceback), or pass."""
+    if message:
+        pytest.fail(message, pytrace=False)
+
+
+def _or_fail(action: Callable[[], T], context: str = "") -> T:
+    """Run `action`; bad input fails the gate test with its own message, no traceback."""
+    try:
+        return action()
+    except GateInputError as exc:
+        message = f"{context}{exc}"
+    pytest.fail(message, pytrace=False)  # outside `except`: no "during handling" chain
+
+
+@pytest.fixture(scope="session")
+def gate_session(request: pytest.FixtureRequest) -> GateSession:
+    """The run's GateSession: config, device, checkpoints, baselines, embeddings."""
+    return _or_fail(lambda: gate(request.config), "the release gate cannot run: ")
+
+
+@pytest.fixture(scope="session")
+def usable_checkpoint(checkpoint: Checkpoint | UnusableInput) -> Checkpoint:
+    """The checkpoint under test; unusable gate input fails here, before any model loads."""
+    if isinstance(checkpoint, UnusableInput):
+        pytest.fail(f"the release gate cannot run: {checkpoint.error}", pytrace=False)
+    return checkpoint
+
+
+@pytest.fixture(scope="session")
+def baseline(gate_session: GateSession) -> LoadedBaseline:
+    """The first baseline, loaded once for the whole run and never modified."""
+    return _or_fail(lambda: gate_session.baseline(0))
+
+
+@pytest.fixture(scope="session")
+def candidate_evaluations(candidate: LoadedCandidate, gate_session: GateSession) -> dict:
+    """The candidate on every readable data set (gating and reference), evaluated once."""
+    return _or_fail(lambda: gate_session.evaluate_candidate(candidate))
+
+
+@pytest.fixture
+def evaluation(candidate_evaluations: dict, gate_dataset: str, gate_session: GateSession):
+    """The candidate's evaluation on one gating data set; an unreadable gating set fails here."""
+    _or_fail(lambda: gate_session.dataset(gate_dataset), f"gating data set '{gate_dataset}': ")
+    return candidate_evaluations[gate_dataset]
+
+
+@pytest.fixture(scope="session")
+def candidate(
+    usable_checkpoint: Checkpoint, gate_session: GateSession, baseline: LoadedBaseline
+) -> Iterator[LoadedCandidate]:
+    """The checkpoint under test, loaded once; tests are grouped so one candidate is resident.
+
+    The baseline is loaded (and fingerprinted) first, so a load that touches it is caught.
+    """
+    from harness.checkpoint.load import load_candidate
+    from harness.embedding.memory import release_memory, trim_heap
+
+    checkpoint = usable_checkpoint
+    loaded = _or_fail(
+        lambda: load_candidate(
+            checkpoint,
+            gate_session.config.aliases,
+            gate_session.device,
+            bases=gate_session.configured_bases(),
+        )
+    )
+    yield loaded
+    # the verdict is final only at the end of the run; one that already failed needs no copy
+    if gate_session.promote_to is not None and not gate_session.has_failed(checkpoint.name):
+        stage(loaded, staging_dir(gate_session.promote_to))
+    gate_session.embedder.forget(f"candidate/{checkpoint.name}/")
+    del loaded
+    release_memory()
+    trim_heap()  # freed weights back to the OS: peak memory stays flat over checkpoints

@@ -1,0 +1,134 @@
+"""GateRecorder: gate tests' outcomes from their reports, the report folder, the summary."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import cast
+
+import pytest
+
+from harness.errors import GateInputError
+from harness.pytest_plugin.collection import UNUSABLE
+from harness.pytest_plugin.session import gate, started_gate
+from harness.pytest_plugin.xdist import partials_dir, worker_id
+from harness.report.document import build_results
+from harness.report.folder import write_report
+from harness.report.terminal import render_summary
+from harness.run.session import CheckOutcome
+from harness.runs.combine import merge_runs
+from harness.runs.promotion import promote, staging_dir
+
+
+class GateRecorder:
+    """Collects gate tests' outcomes from their reports (on the xdist controller too)."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+        self.gate_tests_run = 0  # gate tests (marker gpu) that started, gating a checkpoint or not
+        self.results: dict | None = None  # results.json of the finished run
+        self.report_path: Path | None = None
+        self.promoted: list[str] = []
+        self.merge_error: str | None = None  # why the workers' reports could not be merged
+
+    def pytest_runtest_setup(self, item: pytest.Item) -> None:
+        if item.get_closest_marker("gpu"):  # the marker: a keyword could be a parameter id
+            self.gate_tests_run += 1
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        check = cast(tuple[str, str] | None, dict(report.user_properties).get("gate_check"))
+        if not check:
+            return
+        if report.skipped:
+            outcome = "skipped"
+        elif report.failed:
+            outcome = "failed" if report.when == "call" else "error"
+        elif report.when == "call":
+            outcome = "passed"
+        else:
+            return
+        message = "" if outcome == "passed" else _message(report)
+        gate(self.config).record(report.nodeid, CheckOutcome(check[0], check[1], outcome, message))
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        """Write the report folder; fail closed if a gate test was skipped or errored, a gating
+        data set could not be read, a checkpoint was not gated, or nothing was gated at all."""
+        gate_session = started_gate(self.config)
+        if gate_session is None or not gate_session.outcomes:
+            if self.gate_tests_run and session.exitstatus == pytest.ExitCode.OK:
+                session.exitstatus = pytest.ExitCode.TESTS_FAILED  # gated nothing: never a pass
+            return
+        worker = worker_id(self.config)  # a worker gates a share; the controller, all
+        if (
+            gate_session.incomplete_reasons(gated_only=worker is not None)
+            and session.exitstatus == pytest.ExitCode.OK
+        ):
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        finished = datetime.now(UTC)
+        if worker is not None:  # a worker's share, merged by the controller
+            results = build_results(
+                gate_session, started=gate_session.started, finished=finished, gated_only=True
+            )
+            write_report(
+                results, gate_session.arrays(), partials_dir(self.config) / worker, when=finished
+            )
+            return
+        controller = self.config.pluginmanager.get_plugin("release-gate-xdist")
+        if controller is not None:
+            try:
+                results, arrays = merge_runs(controller.worker_reports(), split_checkpoints=True)
+            except GateInputError as exc:
+                session.exitstatus = pytest.ExitCode.TESTS_FAILED
+                self.merge_error = f"the workers' reports could not be merged: {exc}"
+                return
+        else:
+            results = build_results(gate_session, started=gate_session.started, finished=finished)
+            arrays = gate_session.arrays()
+        self.results = results
+        self.report_path = write_report(
+            results, arrays, gate_session.config.report_dir, when=finished
+        )
+        if gate_session.promote_to is not None:
+            self.promoted = promote(
+                results, staging_dir(gate_session.promote_to), gate_session.promote_to
+            )
+
+    def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
+        gate_session = started_gate(self.config)
+        if gate_session is None or not gate_session.outcomes:
+            if self.gate_tests_run:
+                terminalreporter.write_sep("=", "release gate")
+                terminalreporter.write_line(_nothing_gated(self.config))
+            return
+        if self.results is None:
+            if self.merge_error:
+                terminalreporter.write_sep("=", "release gate")
+                terminalreporter.write_line(f"FAILED CLOSED: {self.merge_error}")
+            return
+        terminalreporter.write_sep("=", "release gate")
+        terminalreporter.write_line(render_summary(self.results, str(self.report_path)))
+        if gate_session.promote_to is not None:
+            names = ", ".join(self.promoted) or "none"
+            terminalreporter.write_line(f"promoted to {gate_session.promote_to}: {names}")
+        controller = self.config.pluginmanager.get_plugin("release-gate-xdist")
+        warning = controller.grouping_warning() if controller is not None else None
+        if warning:
+            terminalreporter.write_line(warning, yellow=True)
+
+
+def _nothing_gated(config: pytest.Config) -> str:
+    """The summary of a gate run that gated no checkpoint (it fails, and writes no report)."""
+    error = config.stash.get(UNUSABLE, None)
+    why = f"the release gate cannot run: {error}" if error else "no gate test ran for a checkpoint"
+    return f"NOTHING GATED: {why}\nno checkpoint may be promoted on this run; no report was written"
+
+
+def _message(report: pytest.TestReport) -> str:
+    """The part of a failure a reader needs: the check's own message, not the traceback."""
+    if report.skipped and isinstance(report.longrepr, tuple):
+        return f"skipped: {report.longrepr[2]}"
+    crash = getattr(report.longrepr, "reprcrash", None)
+    if crash is not None:
+        return str(crash.message).removeprefix("Failed: ")
+    return report.longreprtext.strip()

@@ -1,0 +1,97 @@
+"""The quality battery: beat the baseline with confidence, meet targets, keep the FP rate down.
+
+Each check returns None when it passes, else every miss with its number, target and interval.
+"""
+
+from __future__ import annotations
+
+from harness.config import ComparisonSpec
+from harness.quality.evaluate import Evaluation
+from harness.quality.metrics import METRICS
+
+NOT_APPLIED = (
+    "the candidate's scores are identical to the baseline's on all {n} pairs of '{dataset}': "
+    "it behaves exactly like its base, the signature of an adapter that was never applied "
+    "(keys that did not match, every LoRA B left at zero, lora_alpha 0, or the adapter "
+    "disabled). See test_adapter_loaded_exactly and test_adapter_changes_embeddings for "
+    "the diagnosis."
+)
+
+
+def _interval(low: float, high: float) -> str:
+    return f"[{low:+.4f}, {high:+.4f}]"
+
+
+def check_beats_baseline(evaluation: Evaluation, spec: ComparisonSpec) -> str | None:
+    """On each configured metric the improvement interval's lower bound clears min_delta."""
+    if evaluation.identical_to_baseline:
+        return NOT_APPLIED.format(n=len(evaluation.scores), dataset=evaluation.dataset)
+    misses = []
+    for metric in spec.metrics:
+        comparison = evaluation.comparisons.get(metric)
+        if comparison is None:
+            misses.append(f"{metric}: not defined on '{evaluation.dataset}' (no data for it)")
+            continue
+        if comparison.beats(spec.min_delta):
+            continue
+        low, high = comparison.improvement_ci
+        misses.append(
+            f"{metric}: candidate {comparison.candidate:.4f} vs baseline {comparison.baseline:.4f} "
+            f"({evaluation.compared_with}), improvement {comparison.improvement:+.4f}, "
+            f"{comparison.confidence:.0%} interval {_interval(low, high)} does not clear "
+            f"min_delta {spec.min_delta:g}"
+        )
+    if not misses:
+        return None
+    return (
+        f"does not beat the baseline on '{evaluation.dataset}' ({spec.n_resamples} paired "
+        f"bootstrap resamples over {len(evaluation.scores)} pairs):\n  " + "\n  ".join(misses)
+    )
+
+
+def _target_miss(evaluation: Evaluation, metric: str, target: float) -> str | None:
+    value = evaluation.metrics.get(metric)
+    if value is None:
+        return f"{metric}: a target is set but '{evaluation.dataset}' does not define {metric}"
+    spec = METRICS[metric]
+    if (value >= target) if spec.greater_is_better else (value <= target):
+        return None
+    sign = ">=" if spec.greater_is_better else "<="
+    comparison = evaluation.comparisons.get(metric)
+    interval = (
+        f", {comparison.confidence:.0%} interval {_interval(*comparison.candidate_ci)}"
+        if comparison
+        else ""
+    )
+    gap = abs(value - target)
+    return f"{metric} {value:.4f} misses its target {sign} {target:g} by {gap:.4f}{interval}"
+
+
+def check_targets(evaluation: Evaluation, targets: dict[str, float]) -> str | None:
+    """Every target of the data set except the FP rate (which has its own check) is met."""
+    misses = [
+        miss
+        for metric, target in targets.items()
+        if metric != "fp_rate"
+        if (miss := _target_miss(evaluation, metric, target))
+    ]
+    if not misses:
+        return None
+    return f"misses its targets on '{evaluation.dataset}':\n  " + "\n  ".join(misses)
+
+
+def check_fp_rate(evaluation: Evaluation, target: float) -> str | None:
+    """The FP rate at the operating threshold stays under its target."""
+    miss = _target_miss(evaluation, "fp_rate", target)
+    if miss is None:
+        return None
+    if evaluation.confusion is None:
+        return miss
+    (tn, fp), (fn, tp) = evaluation.confusion
+    return (
+        f"{miss} on '{evaluation.dataset}': {fp} of {fp + tn} unrelated pairs called similar "
+        f"at threshold {evaluation.threshold:.4f} ({evaluation.threshold_policy}); "
+        f"confusion matrix [[TN {tn}, FP {fp}], [FN {fn}, TP {tp}]]. Look at the score "
+        "distributions in report.html: negatives that score like positives need hard negatives "
+        "in training."
+    )

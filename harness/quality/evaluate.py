@@ -1,0 +1,193 @@
+"""Evaluate a model on a pair data set, and compare it with the baseline on the same pairs."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from harness.config import ComparisonSpec, DatasetSpec
+from harness.errors import DataError
+from harness.quality.bootstrap import MetricComparison, compare_models, identical_to_baseline
+from harness.quality.metrics import (
+    METRICS,
+    ThresholdPolicy,
+    confusion_at,
+    correlation_metrics,
+    cosine_scores,
+    ranking_metrics,
+    threshold_metrics,
+)
+from harness.quality.pairs import PairDataset, read_pairs
+
+Encode = Callable[[list[str]], np.ndarray]
+
+
+@dataclass(frozen=True)
+class LoadedDataset:
+    """A configured data set read from disk: the split reported on and the calibration split."""
+
+    spec: DatasetSpec
+    test: PairDataset
+    calibration: PairDataset | None
+
+    def texts(self) -> list[str]:
+        """Every distinct sentence of both splits, so each is encoded once."""
+        parts = [self.test] + ([self.calibration] if self.calibration is not None else [])
+        return list(dict.fromkeys(t for part in parts for t in part.unique_texts()))
+
+
+def load_dataset(spec: DatasetSpec) -> LoadedDataset:
+    """Read a configured data set and split it into calibration and test parts."""
+    _check_paths_exist(spec)
+    data = read_pairs(spec.path, spec.format, name=spec.name, binary_cutoff=spec.binary_cutoff)
+    if spec.calibration_path is not None:
+        calibration = read_pairs(
+            spec.calibration_path,
+            spec.format,
+            name=f"{spec.name}/calibration",
+            binary_cutoff=spec.binary_cutoff,
+        )
+        test = data.split(spec.test_split) if spec.test_split else data
+    elif spec.calibration_split:
+        calibration = data.split(spec.calibration_split)
+        test = (
+            data.split(spec.test_split)
+            if spec.test_split
+            else data.select([s != spec.calibration_split for s in (data.splits or ())])
+        )
+    else:
+        calibration, test = None, data
+    if test.labels is not None:
+        positives = int(test.labels.sum())
+        if positives in (0, len(test)):
+            raise DataError(
+                spec.path,
+                f"all {len(test)} pairs carry label {int(test.labels[0])}: ROC-AUC, F1 and the "
+                "FP rate are undefined with one class",
+                "add pairs of the other class, or set binary_cutoff so both classes occur",
+            )
+    return LoadedDataset(spec, test, calibration)
+
+
+def _check_paths_exist(spec: DatasetSpec) -> None:
+    """A configured path that does not exist is named with its gate.toml key, not just the file."""
+    for key, path in (("path", spec.path), ("calibration_path", spec.calibration_path)):
+        if path is not None and not path.exists():
+            raise DataError(
+                path,
+                f"the file does not exist ([datasets.{spec.name}] {key} in gate.toml, "
+                f"role {spec.role})",
+                f"correct {key} under [datasets.{spec.name}]: a relative path is relative to "
+                "gate.toml's folder, and {datasets} is $GATE_DATASETS, else ../shared/datasets "
+                "beside the project",
+            )
+
+
+def score_pairs(encode: Encode, data: PairDataset) -> np.ndarray:
+    """Cosine similarity of each pair's embeddings."""
+    return cosine_scores(encode(list(data.sentence1)), encode(list(data.sentence2)))
+
+
+@dataclass
+class Evaluation:
+    """One model on one data set: test scores, metrics at the calibrated threshold, comparisons."""
+
+    model: str
+    role: str  # candidate | baseline
+    dataset: str
+    scores: np.ndarray
+    metrics: dict[str, float]
+    threshold: float | None = None
+    threshold_policy: str = ""
+    confusion: list[list[int]] | None = None
+    comparisons: dict[str, MetricComparison] = field(default_factory=dict)
+    identical_to_baseline: bool = False
+    compared_with: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        metrics: dict[str, Any] = {}
+        for name, value in self.metrics.items():
+            row: dict[str, Any] = {"value": value}
+            comparison = self.comparisons.get(name)
+            if comparison is not None:
+                row.update(
+                    ci=list(comparison.candidate_ci),
+                    baseline=comparison.baseline,
+                    delta=comparison.delta,
+                    delta_ci=list(comparison.delta_ci),
+                )
+            metrics[name] = row
+        return {
+            "model": self.model,
+            "role": self.role,
+            "dataset": self.dataset,
+            "n_pairs": int(len(self.scores)),
+            "metrics": metrics,
+            "threshold": {"value": self.threshold, "policy": self.threshold_policy},
+            "confusion_matrix": self.confusion,
+            "compared_with": self.compared_with,
+            "identical_to_baseline": self.identical_to_baseline,
+        }
+
+
+def evaluate(
+    model: str, role: str, dataset: LoadedDataset, encode: Encode, policy: ThresholdPolicy
+) -> Evaluation:
+    """Score the test split; the threshold comes from the calibration split, never the test."""
+    scores = score_pairs(encode, dataset.test)
+    metrics: dict[str, float] = {}
+    evaluation = Evaluation(model, role, dataset.spec.name, scores, metrics)
+    if dataset.test.scores is not None:
+        metrics.update(correlation_metrics(scores, dataset.test.scores))
+    labels = dataset.test.labels
+    if labels is None:
+        return evaluation
+    metrics.update(ranking_metrics(scores, labels))
+    if policy.kind != "fixed" and (
+        dataset.calibration is None or dataset.calibration.labels is None
+    ):
+        raise DataError(
+            dataset.spec.path,
+            f"the threshold policy '{policy.kind}' needs a labelled calibration split, and this "
+            "data set has none",
+            "set calibration_path (or calibration_split/test_split) for it in gate.toml, or use "
+            "a fixed threshold",
+        )
+    if policy.kind == "fixed":
+        threshold = policy.choose([], [])
+    else:
+        assert dataset.calibration is not None and dataset.calibration.labels is not None
+        threshold = policy.choose(
+            score_pairs(encode, dataset.calibration), dataset.calibration.labels
+        )
+    metrics.update(
+        {k: v for k, v in threshold_metrics(scores, labels, threshold).items() if k in METRICS}
+    )
+    evaluation.threshold = threshold
+    evaluation.threshold_policy = policy.describe()
+    evaluation.confusion = confusion_at(scores, labels, threshold).as_matrix()
+    return evaluation
+
+
+def compare_with(
+    candidate: Evaluation, baseline: Evaluation, dataset: LoadedDataset, spec: ComparisonSpec
+) -> None:
+    """Fill the candidate's paired-bootstrap comparisons against the baseline, every metric."""
+    labels = dataset.test.labels
+    candidate.comparisons = compare_models(
+        [m for m in candidate.metrics],
+        candidate.scores,
+        baseline.scores,
+        gold_scores=dataset.test.scores,
+        labels=labels,
+        candidate_threshold=candidate.threshold,
+        baseline_threshold=baseline.threshold,
+        n_resamples=spec.n_resamples,
+        confidence=spec.confidence,
+        seed=spec.seed,
+    )
+    candidate.identical_to_baseline = identical_to_baseline(candidate.scores, baseline.scores)
+    candidate.compared_with = baseline.model

@@ -1,0 +1,77 @@
+"""`python -m harness`: command-line tools around gate runs (the gate itself runs under pytest).
+
+    python -m harness compare OLD NEW          what changed between two runs (1: a regression)
+    python -m harness merge --out DIR RUN...   one report from the report folders of N shards
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The `harness` command and its subcommands (one parser each, added here)."""
+    parser = argparse.ArgumentParser(
+        prog="python -m harness",
+        description="Tools for the embedding release gate's reports. The gate itself runs as "
+        "`pytest -m gpu`.",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    compare = commands.add_parser(
+        "compare",
+        help="what changed between two runs (exit 0 ok, 1 regression, 2 unreadable input)",
+        description="Compare two gate runs: metrics that moved beyond their bootstrap intervals "
+        "(direction-aware), flipped verdicts (PROMOTE -> REJECT is a regression), new and "
+        "vanished checkpoints, changed data sets. Exit 0 when nothing regressed, 1 on a "
+        "regression, 2 when an input cannot be read.",
+    )
+    compare.add_argument("old", metavar="OLD", help="earlier run: results.json or report folder")
+    compare.add_argument("new", metavar="NEW", help="later run: results.json or report folder")
+    compare.set_defaults(handler=_compare)
+    merge = commands.add_parser(
+        "merge",
+        help="combine the report folders of several shards into one report "
+        "(exit 0 all promoted, 1 otherwise, 2 unreadable or disagreeing input)",
+        description="Merge the report folders of N shards (`pytest -m gpu --shard K/N`) into one "
+        "results.json, leaderboard, verdicts and report.html, as one run over all checkpoints "
+        "would have written them. Refuses shards that disagree on configuration, data "
+        "fingerprints or baselines.",
+    )
+    merge.add_argument("runs", nargs="+", metavar="RUN", help="a shard's report folder")
+    merge.add_argument("--out", required=True, metavar="DIR", help="report directory to write")
+    merge.set_defaults(handler=_merge)
+    return parser
+
+
+def _merge(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime
+    from pathlib import Path
+
+    from harness.errors import GateInputError
+    from harness.report.folder import write_report
+    from harness.report.terminal import render_summary
+    from harness.runs.combine import merge_runs
+
+    try:
+        results, arrays = merge_runs(args.runs)
+    except GateInputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    folder = write_report(results, arrays, Path(args.out), when=datetime.now(UTC))
+    print(render_summary(results, str(folder)))
+    promoted = all(c["verdict"] == "PROMOTE" for c in results["checkpoints"])
+    return 0 if promoted and results.get("complete", True) and results["checkpoints"] else 1
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from harness.runs.diff import main
+
+    return main(args.old, args.new)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.handler(args)
+

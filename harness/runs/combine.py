@@ -1,0 +1,167 @@
+"""Merge the report folders of several gate runs (xdist workers, CI shards) into one report.
+
+The runs must agree on what they measured against: the same gate.toml, the same data
+(fingerprints) and the same baselines (weights fingerprints and identical evaluations).
+Each checkpoint may come from one run only.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from harness.errors import GateInputError
+from harness.report.folder import ARRAYS, RESULTS
+from harness.run.verdicts import sorted_checks, verdict_of
+
+
+def read_run(folder: str | Path) -> tuple[Path, dict[str, Any], dict[str, np.ndarray]]:
+    """A report folder's results.json and scores.npz (a results.json path is accepted too)."""
+    path = Path(folder)
+    if path.name == RESULTS:
+        path = path.parent
+    results_file = path / RESULTS
+    try:
+        results = json.loads(results_file.read_text(encoding="utf-8"))
+        with np.load(path / ARRAYS) as data:
+            arrays = {key: data[key] for key in data.files}
+    except (OSError, ValueError) as exc:
+        raise GateInputError(
+            results_file,
+            f"is not a readable gate report ({exc})",
+            "pass report folders of `pytest -m gpu` runs (each holds results.json and scores.npz)",
+        ) from exc
+    return path, results, arrays
+
+
+def _agree(what: str, values: dict[Path, Any]) -> None:
+    distinct = {json.dumps(v, sort_keys=True) for v in values.values()}
+    if len(distinct) > 1:
+        listing = "\n".join(
+            f"    {path}: {json.dumps(v, sort_keys=True)[:160]}" for path, v in values.items()
+        )
+        raise GateInputError(
+            next(iter(values)),
+            f"the runs disagree on {what}:\n{listing}",
+            "merge only shards of one nightly run: same gate.toml, data and baselines",
+        )
+
+
+def _datasets_key(results: dict[str, Any]) -> list[Any]:
+    return [
+        (d["name"], d["role"], d.get("fingerprint"), d.get("calibration_fingerprint"))
+        for d in results["datasets"]
+    ]
+
+
+def merge_runs(
+    folders: list[str | Path], *, split_checkpoints: bool = False
+) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """One results document and one array set from several runs' report folders.
+
+    `split_checkpoints`: one checkpoint's tests may come from several runs (xdist workers);
+    its checks are joined and its verdict recomputed. Shards must be disjoint.
+    """
+    if not folders:
+        raise GateInputError("merge", "no report folders were given", "pass one folder per shard")
+    runs = [read_run(folder) for folder in folders]
+    for what, key in (
+        ("the schema version", lambda r: r["schema_version"]),
+        (
+            "the configuration (gate.toml)",
+            lambda r: {k: v for k, v in r["config"].items() if k != "path"},
+        ),
+        ("the data sets (fingerprints)", _datasets_key),
+        (
+            "the baselines (weights fingerprints)",
+            lambda r: [(b["name"], b["weights_fingerprint"]) for b in r["baselines"]],
+        ),
+    ):
+        _agree(what, {path: key(results) for path, results, _ in runs})
+
+    merged = dict(runs[0][1])
+    checkpoints: dict[str, dict[str, Any]] = {}
+    evaluations: dict[tuple[str, str], dict[str, Any]] = {}
+    arrays: dict[str, np.ndarray] = {}
+    for path, results, run_arrays in runs:
+        for checkpoint in results["checkpoints"]:
+            earlier = checkpoints.get(checkpoint["name"])
+            if earlier is None:
+                checkpoints[checkpoint["name"]] = checkpoint
+            elif split_checkpoints:
+                checkpoints[checkpoint["name"]] = _join(earlier, checkpoint)
+            else:
+                raise GateInputError(
+                    path,
+                    f"checkpoint '{checkpoint['name']}' was gated by more than one run",
+                    "merge disjoint shards (each checkpoint in one --shard K/N only)",
+                )
+        for evaluation in results["evaluations"]:
+            pair = (evaluation["model"], evaluation["dataset"])
+            if evaluation["role"] == "baseline" and pair in evaluations:
+                _agree(
+                    f"the baseline evaluation {pair}",
+                    {path: stable(evaluation), Path("earlier run"): stable(evaluations[pair])},
+                )
+            evaluations.setdefault(pair, evaluation)
+        for name, value in run_arrays.items():
+            arrays.setdefault(name, value)
+    merged["checkpoints"] = [checkpoints[name] for name in sorted(checkpoints)]
+    merged["evaluations"] = [evaluations[key] for key in sorted(evaluations)]
+    merged["not_applicable"] = sorted(
+        {
+            json.dumps(n, sort_keys=True): n for _, r, _ in runs for n in r["not_applicable"]
+        }.values(),
+        key=lambda n: (n["checkpoint"], n["check"]),
+    )
+    merged["missing_reference_datasets"] = dict(
+        sorted(
+            {k: v for _, r, _ in runs for k, v in r["missing_reference_datasets"].items()}.items()
+        )
+    )
+    merged["run"] = {
+        "started": min(r["run"]["started"] for _, r, _ in runs),
+        "finished": max(r["run"]["finished"] for _, r, _ in runs),
+        "seconds": round(sum(r["run"]["seconds"] for _, r, _ in runs), 1),
+        "merged_from": [str(path) for path, _, _ in runs],
+        "texts_encoded": _summed(r["run"].get("texts_encoded", {}) for _, r, _ in runs),
+    }
+    merged["encode_events"] = [e for _, r, _ in runs for e in r.get("encode_events", [])]
+    reasons = [reason for _, r, _ in runs for reason in r.get("incomplete_reasons", [])]
+    merged["incomplete_reasons"] = list(dict.fromkeys(reasons))
+    merged["complete"] = all(r.get("complete", True) for _, r, _ in runs)
+    return merged, dict(sorted(arrays.items()))
+
+
+def _join(first: dict[str, Any], second: dict[str, Any]) -> dict[str, Any]:
+    """One checkpoint's entries from two workers: all checks, the verdict over all of them."""
+    joined = {k: first.get(k) if first.get(k) is not None else second.get(k) for k in first}
+    checks = sorted_checks(first["checks"] + second["checks"])
+    joined["checks"] = checks
+    joined["verdict"], joined["first_failure"] = verdict_of(checks)
+    return joined
+
+
+def _summed(counts: Iterable[dict[str, int]]) -> dict[str, int]:
+    total: dict[str, int] = {}
+    for count in counts:
+        for key, value in count.items():
+            total[key] = total.get(key, 0) + value
+    return dict(sorted(total.items()))
+
+
+#: fields measured rather than computed: they differ between identical runs
+VOLATILE = ("run", "throughput")
+
+
+def stable(document: Any) -> Any:
+    """The document without run-dependent fields (timestamps, timings, throughput, counts)."""
+    if isinstance(document, dict):
+        return {k: stable(v) for k, v in document.items() if k not in VOLATILE}
+    if isinstance(document, list):
+        return [stable(item) for item in document]
+    return document
