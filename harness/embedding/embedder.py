@@ -11,13 +11,14 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import sentence_transformers
-import torch
-from sentence_transformers import SentenceTransformer
 
 from harness.embedding.memory import release_memory
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
 
 #: encodes of more texts than this show a progress bar (on a terminal only)
 PROGRESS_MIN_TEXTS = 1000
@@ -63,6 +64,8 @@ def encode_texts(
     appended to `events` (the run's summary prints them). Out of memory at batch size 1
     raises EncodeOutOfMemory with what was tried, never a bare CUDA error.
     """
+    import torch
+
     size = batch_size
     while True:
         try:
@@ -149,6 +152,9 @@ class Embedder:
 
     def _cache_file(self, model: SentenceTransformer, cache_id: str) -> Path:
         assert self.cache_dir is not None
+        import sentence_transformers
+        import torch
+
         settings = {
             "weights": cache_id,
             "max_seq_length": model.max_seq_length,

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from harness.pytest_plugin.session import started_gate
-from harness.run.session import CheckOutcome
+from harness.run.outcomes import CheckOutcome
 from harness.throughput.measure import REGRESSION_CHECK
 
 
@@ -91,12 +91,12 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             f"{checkpoint}: encode throughput regressed against the stored benchmark run "
             "(--benchmark-compare-fail):\n" + "\n".join(f"  {line}" for line in lines)
         )
-        gate_session.record(
+        gate_session.outcomes.record(
             f"{REGRESSION_CHECK}::{checkpoint}",
             CheckOutcome(checkpoint, REGRESSION_CHECK, "failed", message),
         )
-        if checkpoint in gate_session.throughput:
-            gate_session.throughput[checkpoint].regressions = lines
+        if checkpoint in gate_session.findings.throughput:
+            gate_session.findings.throughput[checkpoint].regressions = lines
     remaining = [r for r in bench.performance_regressions if tuple(r) not in attributed]
     if len(remaining) < len(bench.performance_regressions):
         bench.performance_regressions[:] = remaining  # reported by the gate instead

@@ -13,6 +13,7 @@ from harness.embedding.device import low_precision_dtypes
 from harness.errors import GateInputError
 from harness.pytest_plugin.session import gate
 from harness.pytest_plugin.xdist import note_grouping
+from harness.run.outcomes import NotApplicable
 
 CHECK = pytest.StashKey[tuple[str, str]]()  # (checkpoint name, check name) of a gate item
 COLLECTED_AT = pytest.StashKey[int]()  # an item's place in collection order (files, definitions)
@@ -76,8 +77,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if params:  # gate_dataset, throughput_case: one check name per parametrized case
             check = f"{check}[{'-'.join(params)}]"
         if item.get_closest_marker(ADAPTER_ONLY) and not checkpoint.is_adapter:
-            gate(config).not_applicable.append(
-                (check, checkpoint.name, f"{checkpoint.kind.replace('_', ' ')} has no adapter")
+            reason = f"{checkpoint.kind.replace('_', ' ')} has no adapter"
+            gate(config).outcomes.not_applicable.append(
+                NotApplicable(check, checkpoint.name, reason)
             )
             dropped.append(item)
             continue

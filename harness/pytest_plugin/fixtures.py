@@ -12,7 +12,8 @@ from harness.checkpoint.discover import Checkpoint
 from harness.errors import GateInputError
 from harness.pytest_plugin.collection import UnusableInput
 from harness.pytest_plugin.session import gate
-from harness.run.session import GateSession, LoadedBaseline
+from harness.run.models import LoadedBaseline
+from harness.run.session import GateSession
 from harness.runs.promotion import stage, staging_dir
 
 if TYPE_CHECKING:
@@ -53,7 +54,7 @@ def usable_checkpoint(checkpoint: Checkpoint | UnusableInput) -> Checkpoint:
 @pytest.fixture(scope="session")
 def baseline(gate_session: GateSession) -> LoadedBaseline:
     """The first baseline, loaded once for the whole run and never modified."""
-    return _or_fail(lambda: gate_session.baseline(0))
+    return _or_fail(lambda: gate_session.models.baseline(0))
 
 
 @pytest.fixture(scope="session")
@@ -86,14 +87,15 @@ def candidate(
             checkpoint,
             gate_session.config.aliases,
             gate_session.device,
-            bases=gate_session.configured_bases(),
+            bases=gate_session.models.configured_bases,
         )
     )
     yield loaded
     # the verdict is final only at the end of the run; one that already failed needs no copy
-    if gate_session.promote_to is not None and not gate_session.has_failed(checkpoint.name):
-        stage(loaded, staging_dir(gate_session.promote_to))
-    gate_session.embedder.forget(f"candidate/{checkpoint.name}/")
+    promote_to = gate_session.promote_to
+    if promote_to is not None and not gate_session.outcomes.has_failed(checkpoint.name):
+        stage(loaded, staging_dir(promote_to))
+    gate_session.models.forget_candidate(checkpoint.name)
     del loaded
     release_memory()
     trim_heap()  # freed weights back to the OS: peak memory stays flat over checkpoints

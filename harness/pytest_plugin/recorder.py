@@ -12,11 +12,11 @@ from harness.errors import GateInputError
 from harness.pytest_plugin.collection import UNUSABLE
 from harness.pytest_plugin.session import gate, started_gate
 from harness.pytest_plugin.xdist import partials_dir, worker_id
-from harness.report.document import build_results
+from harness.report.document import build_results, score_arrays
 from harness.report.folder import write_report
 from harness.report.terminal import render_summary
-from harness.run.session import CheckOutcome
-from harness.runs.combine import merge_runs
+from harness.run.outcomes import CheckOutcome
+from harness.runs.combine import combine_runs
 from harness.runs.promotion import promote, staging_dir
 
 
@@ -48,7 +48,9 @@ class GateRecorder:
         else:
             return
         message = "" if outcome == "passed" else _message(report)
-        gate(self.config).record(report.nodeid, CheckOutcome(check[0], check[1], outcome, message))
+        gate(self.config).outcomes.record(
+            report.nodeid, CheckOutcome(check[0], check[1], outcome, message)
+        )
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
@@ -67,24 +69,35 @@ class GateRecorder:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
         finished = datetime.now(UTC)
         if worker is not None:  # a worker's share, merged by the controller
+            context = gate_session.context()
             results = build_results(
-                gate_session, started=gate_session.started, finished=finished, gated_only=True
+                context,
+                gate_session.findings,
+                gate_session.outcomes,
+                finished=finished,
+                gated_only=True,
             )
             write_report(
-                results, gate_session.arrays(), partials_dir(self.config) / worker, when=finished
+                results,
+                score_arrays(context, gate_session.findings),
+                partials_dir(self.config) / worker,
+                when=finished,
             )
             return
         controller = self.config.pluginmanager.get_plugin("release-gate-xdist")
         if controller is not None:
             try:
-                results, arrays = merge_runs(controller.worker_reports(), split_checkpoints=True)
+                results, arrays = combine_runs(controller.worker_reports(), split_checkpoints=True)
             except GateInputError as exc:
                 session.exitstatus = pytest.ExitCode.TESTS_FAILED
                 self.merge_error = f"the workers' reports could not be merged: {exc}"
                 return
         else:
-            results = build_results(gate_session, started=gate_session.started, finished=finished)
-            arrays = gate_session.arrays()
+            context = gate_session.context()
+            results = build_results(
+                context, gate_session.findings, gate_session.outcomes, finished=finished
+            )
+            arrays = score_arrays(context, gate_session.findings)
         self.results = results
         self.report_path = write_report(
             results, arrays, gate_session.config.report_dir, when=finished

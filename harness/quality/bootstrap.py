@@ -16,7 +16,6 @@ include the uncertainty of choosing the threshold.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -35,11 +34,11 @@ __all__ = [
     "batch_average_precision",
     "batch_pearson",
     "batch_roc_auc",
-    "batch_spearman",
     "batch_threshold_metrics",
     "bootstrap_indices",
     "compare_models",
     "identical_to_baseline",
+    "model_intervals",
 ]
 
 
@@ -95,11 +94,6 @@ def batch_pearson(x: ArrayLike, y: ArrayLike) -> np.ndarray:
     with np.errstate(invalid="ignore", divide="ignore"):
         r = num / den
     return np.clip(r, -1.0, 1.0)
-
-
-def batch_spearman(x: ArrayLike, y: ArrayLike) -> np.ndarray:
-    """Spearman correlation per row: Pearson of average ranks (ties share the mean rank)."""
-    return batch_pearson(rankdata(_rows(x), axis=1), rankdata(_rows(y), axis=1))
 
 
 def _check_batch_labels(scores: np.ndarray, labels: np.ndarray) -> None:
@@ -206,22 +200,6 @@ class MetricComparison:
         """True iff the lower bound of the improvement interval exceeds ``min_delta``."""
         return bool(self.improvement_ci[0] > min_delta)
 
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-friendly dict (tuples become lists)."""
-        return {
-            "metric": self.metric,
-            "candidate": self.candidate,
-            "baseline": self.baseline,
-            "delta": self.delta,
-            "delta_ci": list(self.delta_ci),
-            "candidate_ci": list(self.candidate_ci),
-            "baseline_ci": list(self.baseline_ci),
-            "improvement_ci": list(self.improvement_ci),
-            "confidence": self.confidence,
-            "n_resamples": self.n_resamples,
-            "greater_is_better": self.greater_is_better,
-        }
-
 
 _NEEDS = {
     "graded": "gold_scores",
@@ -283,6 +261,107 @@ def _batch(
     return batch_threshold_metrics(resampled, labels_rs, threshold)
 
 
+@dataclass(frozen=True)
+class _Resampling:
+    """Validated inputs and the shared resamples of one comparison."""
+
+    families: dict[str, list[str]]
+    idx: np.ndarray
+    gold: np.ndarray | None
+    labels: np.ndarray | None
+    gold_rs: np.ndarray | None
+    gold_ranks: np.ndarray | None
+    labels_rs: np.ndarray | None
+    quantiles: tuple[float, float]
+
+    def interval(self, values: np.ndarray) -> tuple[float, float]:
+        low, high = np.quantile(values, self.quantiles)
+        return float(low), float(high)
+
+    def measure(
+        self, scores: np.ndarray, threshold: float | None
+    ) -> tuple[dict[str, float], dict[str, np.ndarray]]:
+        """One model's point estimates on all pairs, and its metrics on every resample."""
+        resampled = scores[self.idx]
+        # Ranks are shared by spearman and roc_auc: compute them once per model.
+        ranks = rankdata(resampled, axis=1) if self.families.keys() - {"threshold"} else None
+        points: dict[str, float] = {}
+        dists: dict[str, np.ndarray] = {}
+        for family in self.families:
+            points.update(_point(scores, family, self.gold, self.labels, threshold))
+            dists.update(
+                _batch(
+                    resampled,
+                    ranks,
+                    family,
+                    self.gold_rs,
+                    self.gold_ranks,
+                    self.labels_rs,
+                    threshold,
+                )
+            )
+        return points, dists
+
+
+def _resampling(
+    metrics: list[str],
+    n: int,
+    gold_scores: ArrayLike | None,
+    labels: ArrayLike | None,
+    thresholds_known: bool,
+    n_resamples: int,
+    confidence: float,
+    seed: int,
+) -> _Resampling:
+    if not metrics:
+        raise ValueError("no metrics requested")
+    unknown = [m for m in metrics if m not in METRICS]
+    if unknown:
+        raise ValueError(f"unknown metrics {unknown}; known: {sorted(METRICS)}")
+    if n_resamples < 1:
+        raise ValueError(f"n_resamples must be at least 1, got {n_resamples}")
+    if not 0.0 < confidence < 1.0:
+        raise ValueError(f"confidence must be in (0, 1), got {confidence}")
+    gold = None if gold_scores is None else _as_1d(gold_scores, "gold_scores")
+    if gold is not None and gold.shape[0] != n:
+        raise ValueError(f"gold_scores has {gold.shape[0]} entries, the scores have {n}")
+    y = None
+    if labels is not None:
+        y = np.asarray(labels)
+        if y.shape != (n,):
+            raise ValueError(f"labels has shape {y.shape}, the scores have {n} entries")
+        if not np.all((y == 0) | (y == 1)):
+            raise ValueError("labels must be 0 or 1")
+        y = y.astype(np.int64)
+
+    families: dict[str, list[str]] = {}
+    available = {
+        "graded": gold is not None,
+        "ranking": y is not None,
+        "threshold": y is not None and thresholds_known,
+    }
+    for name in dict.fromkeys(metrics):
+        fam = METRICS[name].family
+        if not available[fam]:
+            raise ValueError(f"metric {name!r} ({fam}) needs {_NEEDS[fam]}")
+        families.setdefault(fam, []).append(name)
+
+    idx = bootstrap_indices(n, n_resamples, seed, labels=y)
+    gold_rs = None if gold is None else gold[idx]
+    gold_ranks = None if gold_rs is None or "graded" not in families else rankdata(gold_rs, axis=1)
+    alpha = 1.0 - confidence
+    return _Resampling(
+        families=families,
+        idx=idx,
+        gold=gold,
+        labels=y,
+        gold_rs=gold_rs,
+        gold_ranks=gold_ranks,
+        labels_rs=None if y is None else y[idx],
+        quantiles=(alpha / 2, 1 - alpha / 2),
+    )
+
+
 def compare_models(
     metrics: list[str],
     candidate_scores: ArrayLike,
@@ -302,93 +381,83 @@ def compare_models(
     intervals of a paired bootstrap (stratified by label when ``labels`` is given). Graded
     metrics need ``gold_scores``; ranking metrics need ``labels``; threshold metrics need
     ``labels`` and both thresholds (fixed, chosen beforehand). Raises ValueError for unknown
-    metrics, missing data, mismatched lengths, ``n_resamples < 1`` or ``confidence`` outside (0,
-    1).
+    metrics, missing data, mismatched lengths, ``n_resamples < 1`` or ``confidence`` outside
+    (0, 1).
     """
-    if not metrics:
-        raise ValueError("no metrics requested")
-    unknown = [m for m in metrics if m not in METRICS]
-    if unknown:
-        raise ValueError(f"unknown metrics {unknown}; known: {sorted(METRICS)}")
-    if n_resamples < 1:
-        raise ValueError(f"n_resamples must be at least 1, got {n_resamples}")
-    if not 0.0 < confidence < 1.0:
-        raise ValueError(f"confidence must be in (0, 1), got {confidence}")
-
     cand = _as_1d(candidate_scores, "candidate_scores")
     base = _as_1d(baseline_scores, "baseline_scores")
     n = cand.shape[0]
     if base.shape[0] != n:
         raise ValueError(f"candidate has {n} scores but baseline has {base.shape[0]}")
-    gold = None if gold_scores is None else _as_1d(gold_scores, "gold_scores")
-    if gold is not None and gold.shape[0] != n:
-        raise ValueError(f"gold_scores has {gold.shape[0]} entries, the scores have {n}")
-    y = None
-    if labels is not None:
-        y = np.asarray(labels)
-        if y.shape != (n,):
-            raise ValueError(f"labels has shape {y.shape}, the scores have {n} entries")
-        if not np.all((y == 0) | (y == 1)):
-            raise ValueError("labels must be 0 or 1")
-        y = y.astype(np.int64)
-
-    families: dict[str, list[str]] = {}
-    available = {
-        "graded": gold is not None,
-        "ranking": y is not None,
-        "threshold": y is not None
-        and candidate_threshold is not None
-        and baseline_threshold is not None,
+    resampling = _resampling(
+        metrics,
+        n,
+        gold_scores,
+        labels,
+        candidate_threshold is not None and baseline_threshold is not None,
+        n_resamples,
+        confidence,
+        seed,
+    )
+    c_points, c_dists = resampling.measure(cand, candidate_threshold)
+    b_points, b_dists = resampling.measure(base, baseline_threshold)
+    return {
+        name: MetricComparison(
+            metric=name,
+            candidate=c_points[name],
+            baseline=b_points[name],
+            delta=c_points[name] - b_points[name],
+            delta_ci=resampling.interval(c_dists[name] - b_dists[name]),
+            candidate_ci=resampling.interval(c_dists[name]),
+            baseline_ci=resampling.interval(b_dists[name]),
+            confidence=confidence,
+            n_resamples=n_resamples,
+            greater_is_better=METRICS[name].greater_is_better,
+        )
+        for name in dict.fromkeys(metrics)
     }
-    for name in dict.fromkeys(metrics):
-        fam = METRICS[name].family
-        if not available[fam]:
-            raise ValueError(f"metric {name!r} ({fam}) needs {_NEEDS[fam]}")
-        families.setdefault(fam, []).append(name)
 
-    idx = bootstrap_indices(n, n_resamples, seed, labels=y)
-    gold_rs = None if gold is None else gold[idx]
-    gold_ranks = None if gold_rs is None or "graded" not in families else rankdata(gold_rs, axis=1)
-    labels_rs = None if y is None else y[idx]
-    alpha = 1.0 - confidence
-    q = [alpha / 2, 1 - alpha / 2]
 
-    def ci(values: np.ndarray) -> tuple[float, float]:
-        low, high = np.quantile(values, q)
-        return float(low), float(high)
-
-    points: list[dict[str, float]] = [{}, {}]
-    dists: list[dict[str, np.ndarray]] = [{}, {}]
-    for i, (scores, threshold) in enumerate(
-        ((cand, candidate_threshold), (base, baseline_threshold))
-    ):
-        resampled = scores[idx]
-        # Ranks are shared by spearman and roc_auc: compute them once per model.
-        ranks = rankdata(resampled, axis=1) if families.keys() - {"threshold"} else None
-        for family in families:
-            points[i].update(_point(scores, family, gold, y, threshold))
-            dists[i].update(
-                _batch(resampled, ranks, family, gold_rs, gold_ranks, labels_rs, threshold)
-            )
-
-    results: dict[str, MetricComparison] = {}
-    for names in families.values():
-        for name in names:
-            c_point, b_point = points[0][name], points[1][name]
-            c_dist, b_dist = dists[0][name], dists[1][name]
-            results[name] = MetricComparison(
-                metric=name,
-                candidate=c_point,
-                baseline=b_point,
-                delta=c_point - b_point,
-                delta_ci=ci(c_dist - b_dist),
-                candidate_ci=ci(c_dist),
-                baseline_ci=ci(b_dist),
-                confidence=confidence,
-                n_resamples=n_resamples,
-                greater_is_better=METRICS[name].greater_is_better,
-            )
-    return {name: results[name] for name in dict.fromkeys(metrics)}
+def model_intervals(
+    metrics: list[str],
+    scores: ArrayLike,
+    *,
+    gold_scores: ArrayLike | None = None,
+    labels: ArrayLike | None = None,
+    threshold: float | None = None,
+    n_resamples: int = 1000,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> dict[str, MetricComparison]:
+    """One model's bootstrap intervals, as its comparison with itself reads (delta 0, interval
+    [0, 0]) without resampling it twice: the same resamples as ``compare_models``."""
+    values = _as_1d(scores, "scores")
+    resampling = _resampling(
+        metrics,
+        values.shape[0],
+        gold_scores,
+        labels,
+        threshold is not None,
+        n_resamples,
+        confidence,
+        seed,
+    )
+    points, dists = resampling.measure(values, threshold)
+    return {
+        name: MetricComparison(
+            metric=name,
+            candidate=points[name],
+            baseline=points[name],
+            delta=0.0,
+            delta_ci=(0.0, 0.0),
+            candidate_ci=resampling.interval(dists[name]),
+            baseline_ci=resampling.interval(dists[name]),
+            confidence=confidence,
+            n_resamples=n_resamples,
+            greater_is_better=METRICS[name].greater_is_better,
+        )
+        for name in dict.fromkeys(metrics)
+    }
 
 
 def identical_to_baseline(

@@ -10,7 +10,12 @@ import numpy as np
 
 from harness.config import ComparisonSpec, DatasetSpec
 from harness.errors import DataError
-from harness.quality.bootstrap import MetricComparison, compare_models, identical_to_baseline
+from harness.quality.bootstrap import (
+    MetricComparison,
+    compare_models,
+    identical_to_baseline,
+    model_intervals,
+)
 from harness.quality.metrics import (
     METRICS,
     ThresholdPolicy,
@@ -191,3 +196,20 @@ def compare_with(
     )
     candidate.identical_to_baseline = identical_to_baseline(candidate.scores, baseline.scores)
     candidate.compared_with = baseline.model
+
+
+def own_intervals(evaluation: Evaluation, dataset: LoadedDataset, spec: ComparisonSpec) -> None:
+    """Fill the first baseline's own bootstrap intervals: it is what the others are compared
+    with, so its improvement over itself is zero by definition (not resampled)."""
+    evaluation.comparisons = model_intervals(
+        list(evaluation.metrics),
+        evaluation.scores,
+        gold_scores=dataset.test.scores,
+        labels=dataset.test.labels,
+        threshold=evaluation.threshold,
+        n_resamples=spec.n_resamples,
+        confidence=spec.confidence,
+        seed=spec.seed,
+    )
+    evaluation.identical_to_baseline = False
+    evaluation.compared_with = evaluation.model

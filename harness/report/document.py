@@ -1,4 +1,5 @@
-"""results.json: everything a gate run found, as one JSON-ready dict (documented in the README).
+"""results.json: everything a gate run found, as one JSON-ready dict (documented in the README),
+built from plain data: the run's context, its findings and its check outcomes.
 
 Deterministic apart from the `run` block (timestamps, timings, texts encoded) and measured
 throughput (`throughput` of checkpoints and evaluations): two runs over the same inputs give
@@ -7,45 +8,28 @@ the same document otherwise.
 
 from __future__ import annotations
 
-import platform
 from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
-import peft
-import scipy
-import sentence_transformers
-import sklearn
-import torch
-import transformers
 
 from harness.checkpoint.fingerprints import directory_fingerprint, file_fingerprint
-from harness.run.session import GateSession
-from harness.run.verdicts import sorted_checks, verdict_of
+from harness.quality.evaluate import LoadedDataset
+from harness.run.context import RunContext
+from harness.run.findings import Findings
+from harness.run.outcomes import Outcomes, incomplete_reasons
+from harness.run.verdicts import verdict_of
 from harness.throughput.measure import sentences_per_second_by_model
 
 SCHEMA_VERSION = 1
 
 
-def package_versions() -> dict[str, str]:
-    return {
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "transformers": transformers.__version__,
-        "peft": peft.__version__,
-        "sentence_transformers": sentence_transformers.__version__,
-        "numpy": np.__version__,
-        "scipy": scipy.__version__,
-        "scikit_learn": sklearn.__version__,
-    }
-
-
-def _datasets(session: GateSession) -> list[dict[str, Any]]:
+def _datasets(context: RunContext, findings: Findings) -> list[dict[str, Any]]:
     rows = []
-    for spec in session.config.datasets:
-        data = session.datasets.get(spec.name)
+    for spec in context.config.datasets:
+        data = context.datasets.get(spec.name)
         row: dict[str, Any] = {"name": spec.name, "role": spec.role, "path": str(spec.path)}
-        if isinstance(data, Exception) or data is None:
+        if not isinstance(data, LoadedDataset):
             row.update(status="unreadable", error=str(data))
         else:
             row.update(
@@ -53,7 +37,8 @@ def _datasets(session: GateSession) -> list[dict[str, Any]]:
                 fingerprint=data.test.fingerprint,
                 n_pairs=len(data.test),
                 duplicate_pairs=data.test.duplicate_pairs,
-                truncated_texts=session.truncated_texts(data),  # longer than max_seq_length
+                # longer than the first baseline's max_seq_length; None: not evaluated
+                truncated_texts=findings.truncated_texts.get(spec.name),
                 calibration_fingerprint=data.calibration.fingerprint if data.calibration else None,
                 n_calibration_pairs=len(data.calibration) if data.calibration else 0,
                 targets=spec.targets,
@@ -62,18 +47,17 @@ def _datasets(session: GateSession) -> list[dict[str, Any]]:
     return rows
 
 
-def _checkpoints(session: GateSession, gated_only: bool) -> list[dict[str, Any]]:
-    checks_by_checkpoint: dict[str, list[dict[str, str]]] = {}
-    for outcome in session.outcomes.values():
-        checks_by_checkpoint.setdefault(outcome.checkpoint, []).append(
-            {"check": outcome.check, "outcome": outcome.outcome, "message": outcome.message}
-        )
+def _checkpoints(
+    context: RunContext, findings: Findings, outcomes: Outcomes, gated_only: bool
+) -> list[dict[str, Any]]:
     rows = []
-    for checkpoint in sorted(session.checkpoints, key=lambda c: c.name):
-        checks = sorted_checks(checks_by_checkpoint.get(checkpoint.name, []))
+    for checkpoint in sorted(context.checkpoints, key=lambda c: c.name):
+        checks = outcomes.checks_of(checkpoint.name)
         if gated_only and not checks:
             continue  # an xdist worker reports only the checkpoints it gated
         verdict, first_failure = verdict_of(checks) if checks else ("NOT GATED", None)
+        profile = findings.change_profiles.get(checkpoint.name)
+        throughput = findings.throughput.get(checkpoint.name)
         rows.append(
             {
                 "name": checkpoint.name,
@@ -86,41 +70,43 @@ def _checkpoints(session: GateSession, gated_only: bool) -> list[dict[str, Any]]
                 "verdict": verdict,
                 "first_failure": first_failure,
                 "checks": checks,
-                "change_profile": session.change_profiles[checkpoint.name].to_dict()
-                if checkpoint.name in session.change_profiles
-                else None,
-                "throughput": session.throughput[checkpoint.name].to_dict()
-                if checkpoint.name in session.throughput
-                else None,
+                "change_profile": profile.to_dict() if profile is not None else None,
+                "throughput": throughput.to_dict() if throughput is not None else None,
             }
         )
     return rows
 
 
 def build_results(
-    session: GateSession, *, started: datetime, finished: datetime, gated_only: bool = False
+    context: RunContext,
+    findings: Findings,
+    outcomes: Outcomes,
+    *,
+    finished: datetime,
+    gated_only: bool = False,
 ) -> dict[str, Any]:
-    """The whole run as a JSON-ready dict."""
-    config = session.config
-    speeds = sentences_per_second_by_model(session)
-    incomplete = session.incomplete_reasons(gated_only=gated_only)
+    """The whole run as a JSON-ready dict; `gated_only` (an xdist worker's share) leaves out
+    the checkpoints this process did not gate."""
+    config = context.config
+    speeds = sentences_per_second_by_model(findings.throughput)
+    incomplete = incomplete_reasons(
+        outcomes,
+        [c.name for c in context.checkpoints],
+        context.unreadable(gating=True),
+        gated_only=gated_only,
+    )
     return {
         "schema_version": SCHEMA_VERSION,
         "run": {
-            "started": started.astimezone(UTC).isoformat(timespec="seconds"),
+            "started": context.started.astimezone(UTC).isoformat(timespec="seconds"),
             "finished": finished.astimezone(UTC).isoformat(timespec="seconds"),
-            "seconds": round((finished - started).total_seconds(), 1),
+            "seconds": round((finished - context.started).total_seconds(), 1),
             # work done, not findings: a second run serves the baseline from the disk cache
-            "texts_encoded": dict(sorted(session.embedder.encoded.items())),
+            "texts_encoded": dict(sorted(context.texts_encoded.items())),
         },
         "complete": not incomplete,  # false: the verdicts do not cover everything; the run failed
         "incomplete_reasons": incomplete,
-        "environment": {
-            "device": session.device,
-            "device_note": session.device_note,
-            "dtype": "float32",
-            "versions": package_versions(),
-        },
+        "environment": context.environment,
         "config": {
             "path": str(config.source),
             "fingerprint": file_fingerprint(config.source),
@@ -135,26 +121,43 @@ def build_results(
         },
         "baselines": [
             {
-                "name": b.spec.name,
-                "model": b.spec.model,
-                "path": str(b.path),
-                "weights_fingerprint": b.fingerprint,
+                "name": b.name,
+                "model": b.model,
+                "path": b.path,
+                "weights_fingerprint": b.weights_fingerprint,
             }
-            for b in session.loaded_baselines()
+            for b in context.baselines
         ],
-        "datasets": _datasets(session),
-        "checkpoints": _checkpoints(session, gated_only),
+        "datasets": _datasets(context, findings),
+        "checkpoints": _checkpoints(context, findings, outcomes, gated_only),
         "evaluations": [
             {**e.to_dict(), "throughput": speeds.get(e.model)}  # sent/s, float32 (leaderboard)
-            for _, e in sorted(session.evaluations.items())
+            for _, e in sorted(findings.evaluations.items())
         ],
         "not_applicable": sorted(
             (
-                {"check": check, "checkpoint": name, "reason": why}
-                for check, name, why in session.not_applicable
+                {"check": n.check, "checkpoint": n.checkpoint, "reason": n.reason}
+                for n in outcomes.not_applicable
             ),
             key=lambda n: (n["checkpoint"], n["check"]),
         ),
-        "missing_reference_datasets": session.missing_references(),
-        "encode_events": [event.to_dict() for event in session.embedder.events],
+        "missing_reference_datasets": context.unreadable(gating=False),
+        "encode_events": list(context.encode_events),
     }
+
+
+def score_arrays(context: RunContext, findings: Findings) -> dict[str, np.ndarray]:
+    """Per-pair scores, gold data and probe distances for the report's plots (scores.npz)."""
+    arrays: dict[str, np.ndarray] = {}
+    for (model, dataset_name), evaluation in sorted(findings.evaluations.items()):
+        arrays[f"scores|{model}|{dataset_name}"] = evaluation.scores
+    for data in context.datasets.values():
+        if not isinstance(data, LoadedDataset):
+            continue
+        if data.test.labels is not None:
+            arrays[f"labels|{data.spec.name}"] = data.test.labels
+        if data.test.scores is not None:
+            arrays[f"gold|{data.spec.name}"] = data.test.scores
+    for name, distances in sorted(findings.probe_distances.items()):
+        arrays[f"probe_distance|{name}"] = distances
+    return arrays

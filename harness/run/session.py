@@ -1,63 +1,44 @@
-"""GateSession: what one gate run holds (config, checkpoints, baseline, embeddings, outcomes)."""
+"""GateSession: one gate run's parts, side by side: its inputs (config, checkpoints, data sets,
+probe), its models, what it found and its check outcomes. The plugin holds one per pytest run."""
 
 from __future__ import annotations
 
+import platform
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import numpy as np
-from sentence_transformers import SentenceTransformer
-
-from harness.checkpoint.change_profile import ChangeProfile, change_profile
 from harness.checkpoint.discover import (
     Checkpoint,
     checkpoints_from_paths,
     discover_checkpoints,
-    resolve_base,
     select_shard,
 )
-from harness.checkpoint.fingerprints import weights_fingerprint
-from harness.checkpoint.load import LoadedCandidate, load_sentence_transformer
-from harness.config import BaselineSpec, DatasetSpec, GateConfig
+from harness.config import GateConfig
 from harness.embedding.device import cuda_device_count, pinned_device, resolve_device
-from harness.embedding.embedder import Embedder
 from harness.errors import CheckpointError, ConfigError, GateInputError
-from harness.quality.evaluate import Evaluation, LoadedDataset, compare_with, evaluate, load_dataset
+from harness.quality.evaluate import (
+    Evaluation,
+    LoadedDataset,
+    compare_with,
+    evaluate,
+    load_dataset,
+    own_intervals,
+)
 from harness.quality.metrics import cosine_distances
 from harness.quality.pairs import read_sentences
+from harness.run.context import BaselineRecord, RunContext, unreadable_datasets
+from harness.run.findings import Findings
+from harness.run.models import GateModels
+from harness.run.outcomes import Outcomes, incomplete_reasons
 
 if TYPE_CHECKING:
-    from harness.throughput.measure import CheckpointThroughput
+    import numpy as np
 
-
-@dataclass
-class LoadedBaseline:
-    """A baseline model, loaded once and read-only, with its weights fingerprint at load time."""
-
-    spec: BaselineSpec
-    path: Path
-    model: SentenceTransformer
-    fingerprint: str
-
-    def current_fingerprint(self) -> str:
-        """The weights fingerprint now (equal to `fingerprint` unless something modified it)."""
-        return weights_fingerprint(self.model)
-
-
-OUTCOME_SEVERITY = {"passed": 0, "failed": 1, "skipped": 2, "error": 3}
-
-
-@dataclass
-class CheckOutcome:
-    """One gate test's result for one checkpoint."""
-
-    checkpoint: str
-    check: str
-    outcome: str  # passed | failed | error | skipped
-    message: str = ""
+    from harness.checkpoint.change_profile import ChangeProfile
+    from harness.checkpoint.load import LoadedCandidate
 
 
 @dataclass
@@ -71,17 +52,11 @@ class GateSession:
     shard: tuple[int, int] | None = None  # --shard K/N
     promote_to: Path | None = None  # --promote-to DIR
     worker: str | None = None  # the xdist worker id, None when serial
-    outcomes: dict[str, CheckOutcome] = field(default_factory=dict)  # by test node id
-    not_applicable: list[tuple[str, str, str]] = field(
-        default_factory=list
-    )  # check, checkpoint, why
-    _baselines: dict[str, LoadedBaseline] = field(default_factory=dict)
-    _bases: dict[str, SentenceTransformer] = field(default_factory=dict)
-    evaluations: dict[tuple[str, str], Evaluation] = field(default_factory=dict)  # (model, dataset)
-    probe_distances: dict[str, np.ndarray] = field(default_factory=dict)  # per checkpoint
-    change_profiles: dict[str, ChangeProfile] = field(default_factory=dict)  # per checkpoint
-    throughput: dict[str, CheckpointThroughput] = field(default_factory=dict)  # per checkpoint
+    findings: Findings = field(default_factory=Findings)
+    outcomes: Outcomes = field(default_factory=Outcomes)
     started: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    # ---- inputs -----------------------------------------------------------------------------
 
     @cached_property
     def device(self) -> str:
@@ -117,12 +92,6 @@ class GateSession:
         return share
 
     @cached_property
-    def embedder(self) -> Embedder:
-        return Embedder(
-            batch_size=self.config.batch_size, device=self.device, cache_dir=self.config.cache_dir
-        )
-
-    @cached_property
     def probe_sentences(self) -> list[str]:
         path = self.config.effect.probe_path
         if not path.is_file():
@@ -135,31 +104,6 @@ class GateSession:
         if len(sentences) < 2:
             raise ConfigError(path, "needs at least 2 probe sentences", "add one sentence per line")
         return sentences
-
-    def loaded_baselines(self) -> list[LoadedBaseline]:
-        """The baselines this run loaded, in configured order."""
-        return [self._baselines[b.name] for b in self.config.baselines if b.name in self._baselines]
-
-    def baseline(self, index: int = 0) -> LoadedBaseline:
-        """The index-th configured baseline, loaded on first use and kept for the whole run."""
-        spec = self.config.baselines[index]
-        if spec.name not in self._baselines:
-            path = resolve_base(spec.model, self.config.aliases, source=self.config.source)
-            model = load_sentence_transformer(path, self.device)
-            self._baselines[spec.name] = LoadedBaseline(
-                spec, path, model, weights_fingerprint(model)
-            )
-        return self._baselines[spec.name]
-
-    def encode_baseline(self, texts: list[str], index: int = 0) -> np.ndarray:
-        """Baseline embeddings, cached on disk by weights fingerprint, text and settings."""
-        baseline = self.baseline(index)
-        return self.embedder.encode(
-            baseline.model,
-            texts,
-            key=f"baseline/{baseline.spec.name}",
-            cache_id=baseline.fingerprint,
-        )
 
     @cached_property
     def datasets(self) -> dict[str, LoadedDataset | GateInputError]:
@@ -179,44 +123,43 @@ class GateSession:
             raise data
         return data
 
-    def missing_references(self) -> dict[str, str]:
-        """Reference data sets that could not be read: named in the summary, never failing."""
-        return {
-            name: str(data)
-            for name, data in self.datasets.items()
-            if isinstance(data, GateInputError) and not self._spec(name).gates
-        }
-
-    def _spec(self, name: str) -> DatasetSpec:
-        return next(spec for spec in self.config.datasets if spec.name == name)
-
     def readable_datasets(self) -> list[LoadedDataset]:
         return [d for d in self.datasets.values() if isinstance(d, LoadedDataset)]
 
+    # ---- models -----------------------------------------------------------------------------
+
+    @cached_property
+    def models(self) -> GateModels:
+        return GateModels(self.config, self.device)
+
+    # ---- what the run measures (each recorded where it is computed) -------------------------
+
     def baseline_evaluation(self, dataset: LoadedDataset, index: int = 0) -> Evaluation:
-        """A baseline on a data set, once per run; later baselines are compared with the first."""
+        """A baseline on a data set, once per run; later baselines are compared with the first,
+        the first gets its own intervals (no bootstrap of a model against itself)."""
         name = self.config.baselines[index].name
-        key = (name, dataset.spec.name)
-        if key not in self.evaluations:
-            evaluation = evaluate(
-                name,
-                "baseline",
-                dataset,
-                lambda texts: self.encode_baseline(texts, index),
-                self.config.threshold,
-            )
+        known = self.findings.evaluation(name, dataset.spec.name)
+        if known is not None:
+            return known
+        evaluation = evaluate(
+            name,
+            "baseline",
+            dataset,
+            lambda texts: self.models.encode_baseline(texts, index),
+            self.config.threshold,
+        )
+        if index:
             compare_with(
-                evaluation,
-                self.baseline_evaluation(dataset) if index else evaluation,
-                dataset,
-                self.config.comparison,
+                evaluation, self.baseline_evaluation(dataset), dataset, self.config.comparison
             )
-            evaluation.identical_to_baseline = index > 0 and evaluation.identical_to_baseline
-            self.evaluations[key] = evaluation
-        return self.evaluations[key]
+        else:
+            own_intervals(evaluation, dataset, self.config.comparison)
+            self.findings.truncated_texts[dataset.spec.name] = self.models.truncated_texts(dataset)
+        self.findings.record_evaluation(evaluation)
+        return evaluation
 
     def evaluate_candidate(self, candidate: LoadedCandidate) -> dict[str, Evaluation]:
-        """The candidate (adapter active) on every readable data set, against the first baseline."""
+        """The candidate as shipped on every readable data set, against the first baseline."""
         results = {}
         for dataset in self.readable_datasets():
             for index in range(len(self.config.baselines)):
@@ -225,153 +168,83 @@ class GateSession:
                 candidate.checkpoint.name,
                 "candidate",
                 dataset,
-                lambda texts: self.encode_candidate(candidate, texts, "adapter"),
+                lambda texts: self.models.encode_candidate(candidate, texts, "shipped"),
                 self.config.threshold,
             )
             compare_with(
                 evaluation, self.baseline_evaluation(dataset), dataset, self.config.comparison
             )
-            self.evaluations[(candidate.checkpoint.name, dataset.spec.name)] = evaluation
+            self.findings.record_evaluation(evaluation)
             results[dataset.spec.name] = evaluation
         return results
 
-    def _baseline_index_for(self, candidate: LoadedCandidate) -> int | None:
-        """The baseline loaded from the folder an adapter was made for, if one is."""
-        assert candidate.base_path is not None
-        for index in range(len(self.config.baselines)):
-            if self.baseline(index).path.resolve() == candidate.base_path.resolve():
-                return index
-        return None
-
-    def base_for(self, candidate: LoadedCandidate) -> tuple[SentenceTransformer, str]:
-        """The model an adapter was made for (shared with a baseline on the same folder)."""
-        index = self._baseline_index_for(candidate)
-        if index is not None:
-            baseline = self.baseline(index)
-            return baseline.model, f"baseline/{baseline.spec.name}"
-        assert candidate.base_path is not None
-        key = str(candidate.base_path.resolve())
-        if key not in self._bases:
-            self._bases[key] = load_sentence_transformer(candidate.base_path, self.device)
-        return self._bases[key], f"base/{key}"
-
-    def encode_base_of(self, candidate: LoadedCandidate, texts: list[str]) -> np.ndarray:
-        index = self._baseline_index_for(candidate)
-        if index is not None:  # the baseline's own key and disk cache
-            return self.encode_baseline(texts, index)
-        model, key = self.base_for(candidate)
-        return self.embedder.encode(model, texts, key=key)
-
-    def encode_candidate(
-        self, candidate: LoadedCandidate, texts: list[str], mode: str = "adapter"
-    ) -> np.ndarray:
-        """Embeddings of a candidate in a mode: adapter (as shipped), merged, or disabled."""
-        key = f"candidate/{candidate.checkpoint.name}/{mode}"
-        if mode == "disabled":
-            with candidate.adapter_disabled() as model:
-                return self.embedder.encode(model, texts, key=key)
-        model = candidate.merged() if mode == "merged" else candidate.model
-        return self.embedder.encode(model, texts, key=key)
-
-    def arrays(self) -> dict[str, np.ndarray]:
-        """Per-pair scores, gold data and probe distances for the report's plots (scores.npz)."""
-        arrays: dict[str, np.ndarray] = {}
-        for (model, dataset_name), evaluation in sorted(self.evaluations.items()):
-            arrays[f"scores|{model}|{dataset_name}"] = evaluation.scores
-        for dataset in self.readable_datasets():
-            if dataset.test.labels is not None:
-                arrays[f"labels|{dataset.spec.name}"] = dataset.test.labels
-            if dataset.test.scores is not None:
-                arrays[f"gold|{dataset.spec.name}"] = dataset.test.scores
-        for name, distances in sorted(self.probe_distances.items()):
-            arrays[f"probe_distance|{name}"] = distances
-        return arrays
-
     def probe_change(self, candidate: LoadedCandidate) -> tuple[np.ndarray, np.ndarray]:
-        """Base and adapter embeddings of the probe; keeps each sentence's change for plots."""
+        """Base and shipped embeddings of the probe; records each sentence's change."""
         probe = self.probe_sentences
-        base = self.encode_base_of(candidate, probe)
-        adapted = self.encode_candidate(candidate, probe, "adapter")
-        self.probe_distances[candidate.checkpoint.name] = cosine_distances(base, adapted)
-        return base, adapted
+        base = self.models.encode_base(candidate, probe)
+        shipped = self.models.encode_candidate(candidate, probe, "shipped")
+        self.findings.probe_distances[candidate.checkpoint.name] = cosine_distances(base, shipped)
+        return base, shipped
 
     def change_profile(self, candidate: LoadedCandidate) -> ChangeProfile:
-        """Each adapted module's relative weight update; kept for results.json and the report."""
+        """Each adapted module's relative weight update; recorded for results.json."""
+        from harness.checkpoint.change_profile import change_profile
+
         assert candidate.peft_model is not None
         profile = change_profile(candidate.peft_model, candidate.checkpoint.adapter_name)
-        self.change_profiles[candidate.checkpoint.name] = profile
+        self.findings.change_profiles[candidate.checkpoint.name] = profile
         return profile
 
-    def configured_bases(self) -> dict[str, Path]:
-        """The bases this gate is configured with: each baseline's model and each [aliases]
-        entry, with the folder it resolves to (a baseline that cannot resolve is left out: its
-        own fixture fails the run)."""
-        bases: dict[str, Path] = {}
-        for spec in self.config.baselines:
-            try:
-                bases[spec.model] = resolve_base(
-                    spec.model, self.config.aliases, source=self.config.source
-                )
-            except GateInputError:
-                continue
-        bases.update(self.config.aliases)
-        return bases
+    # ---- completeness and the run's context -------------------------------------------------
 
-    def record(self, nodeid: str, outcome: CheckOutcome) -> None:
-        """Keep a test's worst phase: a teardown error after a pass is still an error."""
-        previous = self.outcomes.get(nodeid)
-        if (
-            previous is None
-            or OUTCOME_SEVERITY[outcome.outcome] > OUTCOME_SEVERITY[previous.outcome]
-        ):
-            self.outcomes[nodeid] = outcome
-
-    def has_failed(self, checkpoint: str) -> bool:
-        """A gate test of this checkpoint did not pass so far: it can no longer be promoted."""
-        return any(
-            o.checkpoint == checkpoint and o.outcome != "passed" for o in self.outcomes.values()
+    def context(self) -> RunContext:
+        """The run's inputs, environment and work done, as plain data for results.json."""
+        models = self.models
+        return RunContext(
+            config=self.config,
+            checkpoints=self.checkpoints,
+            datasets=self.datasets,
+            started=self.started,
+            baselines=[
+                BaselineRecord(b.spec.name, b.spec.model, str(b.path), b.fingerprint)
+                for b in models.loaded_baselines()
+            ],
+            environment={
+                "device": self.device,
+                "device_note": self.device_note,
+                "dtype": "float32",
+                "versions": package_versions(),
+            },
+            texts_encoded=dict(sorted(models.embedder.encoded.items())),
+            encode_events=[event.to_dict() for event in models.embedder.events],
         )
 
-    def unsound(self) -> list[CheckOutcome]:
-        """Gate tests skipped or errored: not run to a verdict, so the gate fails closed."""
-        return [o for o in self.outcomes.values() if o.outcome in ("skipped", "error")]
-
-    def truncated_texts(self, dataset: LoadedDataset) -> int | None:
-        """Distinct texts of a data set longer, in tokens, than the first baseline's
-        max_seq_length (the model silently truncates them); None if no baseline was loaded."""
-        first = self._baselines.get(self.config.baselines[0].name)
-        if first is None:
-            return None
-        model = first.model
-        limit = model.max_seq_length
-        if limit is None:  # no limit: nothing is truncated
-            return 0
-        tokens = model.tokenizer(dataset.texts(), add_special_tokens=True, verbose=False)
-        return sum(len(ids) > limit for ids in tokens["input_ids"])
-
     def incomplete_reasons(self, *, gated_only: bool = False) -> list[str]:
-        """Why the verdicts do not rest on every check of every checkpoint and gating data set.
+        """Why the verdicts do not rest on every check (empty for a complete run)."""
+        return incomplete_reasons(
+            self.outcomes,
+            [c.name for c in self.checkpoints],
+            unreadable_datasets(self.config, self.datasets, gating=True),
+            gated_only=gated_only,
+        )
 
-        Empty for a complete run; otherwise the run fails and results.json says
-        `complete: false` with these reasons (a partial report never passes for a whole one).
-        `gated_only` (an xdist worker's share): checkpoints gated elsewhere are not missing.
-        """
-        reasons = []
-        unsound = self.unsound()
-        if unsound:
-            reasons.append(
-                f"{len(unsound)} gate test(s) were skipped or errored, so their checks have no "
-                "verdict (FAILED CLOSED)"
-            )
-        for name, data in self.datasets.items():
-            if isinstance(data, GateInputError) and self._spec(name).gates:
-                reasons.append(
-                    f"gating data set '{name}' could not be read: {str(data).splitlines()[0]}"
-                )
-        gated = {outcome.checkpoint for outcome in self.outcomes.values()}
-        reasons += [] if gated_only else [
-            f"checkpoint '{c.name}' was not gated: no gate test ran for it"
-            for c in self.checkpoints
-            if c.name not in gated
-        ]
-        return reasons
+
+def package_versions() -> dict[str, str]:
+    import numpy
+    import peft
+    import scipy
+    import sentence_transformers
+    import sklearn
+    import torch
+    import transformers
+
+    return {
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "transformers": transformers.__version__,
+        "peft": peft.__version__,
+        "sentence_transformers": sentence_transformers.__version__,
+        "numpy": numpy.__version__,
+        "scipy": scipy.__version__,
+        "scikit_learn": sklearn.__version__,
+    }

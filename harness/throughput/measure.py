@@ -14,26 +14,24 @@ from __future__ import annotations
 
 import copy
 import functools
-import resource
 import statistics
-import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import torch
-from sentence_transformers import SentenceTransformer
-
-from harness.checkpoint.load import LoadedCandidate
 from harness.embedding.device import DTYPE_NAMES, throughput_dtypes, torch_dtype
 from harness.embedding.embedder import EncodeEvent, encode_texts
 from harness.embedding.memory import release_memory
 from harness.errors import ConfigError
 from harness.quality.pairs import read_sentences
+from harness.throughput.memory import PeakMemory
 
 if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
+
+    from harness.checkpoint.load import LoadedCandidate
     from harness.run.session import GateSession
 
 MODES = ("base", "merged", "shipped")  # base and merged adjacent: their ratio is gated
@@ -96,62 +94,6 @@ def corpus(session: GateSession) -> list[str]:
             path, "the throughput corpus does not exist", "set [throughput] corpus_path"
         )
     return list(_corpus(str(path), session.config.throughput.corpus_size))
-
-
-# ---- memory -----------------------------------------------------------------------------------
-
-
-class PeakMemory:
-    """Peak memory over a block: CUDA `max_memory_allocated`, else the process's peak RSS.
-
-    On Linux the RSS high-water mark (VmHWM) is reset at the start of the block, so the
-    peak is the block's own; elsewhere it is the process's peak since it started.
-    """
-
-    def __init__(self, device: str) -> None:
-        self.device = torch.device(device)
-        self.bytes = 0
-        self.kind = ""
-
-    def __enter__(self) -> PeakMemory:
-        if self.device.type == "cuda":
-            torch.cuda.synchronize(self.device)
-            torch.cuda.reset_peak_memory_stats(self.device)
-            self.kind = "cuda max_memory_allocated"
-        elif _reset_peak_rss():
-            self.kind = "peak RSS (VmHWM, reset per benchmark)"
-        else:
-            self.kind = "peak RSS of the process since it started"
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self.device.type == "cuda":
-            torch.cuda.synchronize(self.device)
-            self.bytes = int(torch.cuda.max_memory_allocated(self.device))
-        else:
-            self.bytes = peak_rss_bytes()
-
-
-def _reset_peak_rss() -> bool:
-    try:
-        with open("/proc/self/clear_refs", "w") as handle:
-            handle.write("5")  # resets VmHWM to the current RSS (Linux >= 4.0)
-        return True
-    except OSError:
-        return False
-
-
-def peak_rss_bytes() -> int:
-    """VmHWM where /proc exists, else getrusage's ru_maxrss."""
-    try:
-        with open("/proc/self/status", encoding="ascii") as handle:
-            for line in handle:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return int(peak if sys.platform == "darwin" else peak * 1024)
 
 
 # ---- results ----------------------------------------------------------------------------------
@@ -277,24 +219,25 @@ class CheckpointThroughput:
 def record_of(session: GateSession, candidate: LoadedCandidate) -> CheckpointThroughput:
     """The checkpoint's throughput record in the session (created on first use)."""
     name = candidate.checkpoint.name
-    if name not in session.throughput:
+    records = session.findings.throughput
+    if name not in records:
         texts = corpus(session)
-        session.throughput[name] = CheckpointThroughput(
+        records[name] = CheckpointThroughput(
             checkpoint=name,
             device=session.device,
             corpus=str(corpus_path(session)),
             sentences=len(texts),
             distinct_sentences=len(set(texts)),
-            base=session.base_for(candidate)[1] if candidate.peft_model is not None else None,
+            base=session.models.base_of(candidate)[1] if candidate.peft_model is not None else None,
             min_merged_ratio=session.config.throughput.min_merged_ratio,
         )
-    return session.throughput[name]
+    return records[name]
 
 
-def sentences_per_second_by_model(session: GateSession) -> dict[str, float]:
+def sentences_per_second_by_model(records: dict[str, CheckpointThroughput]) -> dict[str, float]:
     """Leaderboard sent/s: candidates as shipped, a baseline where a candidate's base is it."""
     speeds: dict[str, float] = {}
-    for name, record in session.throughput.items():
+    for name, record in records.items():
         shipped = record.sentences_per_second("shipped")
         if shipped is not None:
             speeds[name] = shipped
@@ -323,7 +266,7 @@ class ModelVariants:
 
     def source(self, mode: str) -> SentenceTransformer:
         if mode == "base":
-            return self.session.base_for(self.candidate)[0]
+            return self.session.models.base_of(self.candidate)[0]
         if mode == "merged":
             return self.candidate.merged()
         return self.candidate.model
@@ -400,7 +343,7 @@ def run_benchmark(
         texts,
         case.batch_size,
         key=f"throughput/{name}/{case.id}",
-        events=session.embedder.events,
+        events=session.models.embedder.events,
     )
     benchmark.group = f"{name} {case.dtype} batch {case.batch_size}"
     benchmark.extra_info.update(
@@ -449,7 +392,7 @@ def _time_base_and_merged(
             texts,
             batch_size,
             key=f"throughput/{name}/{ThroughputCase(mode, dtype, batch_size).id}",
-            events=session.embedder.events,
+            events=session.models.embedder.events,
         )
     with PeakMemory(session.device) as peak:
         seconds = interleaved_seconds(functions, session.config.throughput.rounds)

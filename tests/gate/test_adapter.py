@@ -28,8 +28,8 @@ def test_adapter_changes_embeddings(candidate, gate_session):
 @pytest.mark.adapter_only
 def test_merged_equals_unmerged(candidate, gate_session):
     probe = gate_session.probe_sentences
-    unmerged = gate_session.encode_candidate(candidate, probe, "adapter")
-    merged = gate_session.encode_candidate(candidate, probe, "merged")
+    unmerged = gate_session.models.encode_candidate(candidate, probe, "shipped")
+    merged = gate_session.models.encode_candidate(candidate, probe, "merged")
     atol = merge_atol(candidate.dtype)
     passes(checks.check_same_output("merged vs unmerged", unmerged, merged, atol))
 
@@ -37,10 +37,10 @@ def test_merged_equals_unmerged(candidate, gate_session):
 @pytest.mark.adapter_only
 def test_merged_model_reloads_identically(candidate, gate_session, tmp_path):
     probe = gate_session.probe_sentences
-    merged = gate_session.encode_candidate(candidate, probe, "merged")
+    merged = gate_session.models.encode_candidate(candidate, probe, "merged")
     candidate.merged().save_pretrained(str(tmp_path))
     reloaded = load_sentence_transformer(tmp_path, gate_session.device)
-    again = gate_session.embedder.raw_encode(reloaded, probe)
+    again = gate_session.models.embedder.raw_encode(reloaded, probe)
     atol = exact_atol(candidate.dtype)
     passes(checks.check_same_output("merged, saved and reloaded", merged, again, atol))
 
@@ -48,8 +48,8 @@ def test_merged_model_reloads_identically(candidate, gate_session, tmp_path):
 @pytest.mark.adapter_only
 def test_disabled_adapter_reproduces_base(candidate, gate_session):
     probe = gate_session.probe_sentences
-    base = gate_session.encode_base_of(candidate, probe)
-    disabled = gate_session.encode_candidate(candidate, probe, "disabled")
+    base = gate_session.models.encode_base(candidate, probe)
+    disabled = gate_session.models.encode_candidate(candidate, probe, "disabled")
     atol = exact_atol(candidate.dtype)
     passes(checks.check_same_output("adapter disabled vs base", base, disabled, atol))
 
@@ -66,7 +66,7 @@ def test_merged_equals_unmerged_low_precision(candidate, gate_session, merge_dty
     """Unmerged cast to the dtype vs merged in float32, then cast (merge_dtype: the plugin
     parametrizes it by the dtypes of the device: bfloat16, and float16 on CUDA)."""
     dtype = getattr(torch, merge_dtype)
-    embedder, probe = gate_session.embedder, gate_session.probe_sentences
+    embedder, probe = gate_session.models.embedder, gate_session.probe_sentences
     unmerged = embedder.raw_encode(candidate.in_dtype(dtype, merged=False), probe)
     merged = embedder.raw_encode(candidate.in_dtype(dtype, merged=True), probe)
     what = f"merged (in float32, then cast) vs unmerged, in {merge_dtype}"

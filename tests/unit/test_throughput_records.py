@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 from results_factory import GRADED, build
@@ -17,12 +16,12 @@ from harness.throughput import measure as throughput
 from harness.throughput.measure import (
     CheckpointThroughput,
     MergedRatio,
-    PeakMemory,
     ThroughputCase,
     ThroughputRun,
     check_merged_ratio,
     interleaved_seconds,
 )
+from harness.throughput.memory import PeakMemory
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -123,14 +122,12 @@ SPEEDS = {
 
 
 def test_leaderboard_sent_per_second_is_float32_at_the_largest_batch_size():
-    session = SimpleNamespace(
-        throughput={
-            "cand-a": record("cand-a", SPEEDS, base="baseline/all-MiniLM-L6-v2"),
-            "full": record("full", {("shipped", 64): 900.0}, base=None),
-        }
-    )
+    records = {
+        "cand-a": record("cand-a", SPEEDS, base="baseline/all-MiniLM-L6-v2"),
+        "full": record("full", {("shipped", 64): 900.0}, base=None),
+    }
 
-    speeds = throughput.sentences_per_second_by_model(session)
+    speeds = throughput.sentences_per_second_by_model(records)
 
     assert speeds == {
         "cand-a": pytest.approx(720.0),

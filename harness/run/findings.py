@@ -1,0 +1,42 @@
+"""Findings: what the run measured, recorded by whatever measured it.
+
+Plain data (numbers and arrays, no models). A finding whose test was not selected is absent:
+nothing here is computed behind the user's back, and the report says what is missing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from harness.checkpoint.change_profile import ChangeProfile
+    from harness.quality.evaluate import Evaluation
+    from harness.throughput.measure import CheckpointThroughput
+
+#: the gate test that records each per-checkpoint finding (the report names it when absent)
+RECORDED_BY = {
+    "probe_distances": "test_adapter_changes_embeddings",
+    "change_profile": "test_adapter_updates_every_module",
+    "throughput": "test_encode_throughput",
+}
+
+
+@dataclass
+class Findings:
+    """Evaluations per (model, data set); per checkpoint its probe distances, change profile
+    and throughput; per data set the texts the first baseline truncates."""
+
+    evaluations: dict[tuple[str, str], Evaluation] = field(default_factory=dict)
+    probe_distances: dict[str, np.ndarray] = field(default_factory=dict)
+    change_profiles: dict[str, ChangeProfile] = field(default_factory=dict)
+    throughput: dict[str, CheckpointThroughput] = field(default_factory=dict)
+    truncated_texts: dict[str, int] = field(default_factory=dict)
+
+    def record_evaluation(self, evaluation: Evaluation) -> None:
+        self.evaluations[(evaluation.model, evaluation.dataset)] = evaluation
+
+    def evaluation(self, model: str, dataset: str) -> Evaluation | None:
+        return self.evaluations.get((model, dataset))

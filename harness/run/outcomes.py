@@ -1,0 +1,108 @@
+"""Outcomes: each gate check's result per checkpoint, the checks that do not apply, and whether
+the verdicts rest on a complete run."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from harness.run.verdicts import sorted_checks
+
+OUTCOME_SEVERITY = {"passed": 0, "failed": 1, "skipped": 2, "error": 3}
+#: outcomes that are no verdict: the check did not run to its end
+UNSOUND = ("skipped", "error")
+
+
+@dataclass
+class CheckOutcome:
+    """One gate test's result for one checkpoint."""
+
+    checkpoint: str
+    check: str
+    outcome: str  # passed | failed | error | skipped
+    message: str = ""
+
+    def to_dict(self) -> dict[str, str]:
+        return {"check": self.check, "outcome": self.outcome, "message": self.message}
+
+
+@dataclass(frozen=True)
+class NotApplicable:
+    """A check not generated for a checkpoint, because it cannot apply to its kind."""
+
+    check: str
+    checkpoint: str
+    reason: str
+
+
+@dataclass
+class Outcomes:
+    """Every gate test's outcome by node id, and the checks that were not applicable."""
+
+    by_test: dict[str, CheckOutcome] = field(default_factory=dict)
+    not_applicable: list[NotApplicable] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.by_test)
+
+    def record(self, nodeid: str, outcome: CheckOutcome) -> None:
+        """Keep a test's worst phase: a teardown error after a pass is still an error."""
+        previous = self.by_test.get(nodeid)
+        if (
+            previous is None
+            or OUTCOME_SEVERITY[outcome.outcome] > OUTCOME_SEVERITY[previous.outcome]
+        ):
+            self.by_test[nodeid] = outcome
+
+    def has_failed(self, checkpoint: str) -> bool:
+        """A gate test of this checkpoint did not pass so far: it can no longer be promoted."""
+        return any(
+            o.checkpoint == checkpoint and o.outcome != "passed" for o in self.by_test.values()
+        )
+
+    def unsound(self) -> list[CheckOutcome]:
+        """Gate tests skipped or errored: not run to a verdict, so the gate fails closed."""
+        return [o for o in self.by_test.values() if o.outcome in UNSOUND]
+
+    def gated(self) -> set[str]:
+        """The checkpoints at least one gate test ran for."""
+        return {o.checkpoint for o in self.by_test.values()}
+
+    def checks_of(self, checkpoint: str) -> list[dict[str, Any]]:
+        """A checkpoint's checks as results.json lists them (by name)."""
+        return sorted_checks(
+            [o.to_dict() for o in self.by_test.values() if o.checkpoint == checkpoint]
+        )
+
+
+def incomplete_reasons(
+    outcomes: Outcomes,
+    checkpoints: Iterable[str],
+    unreadable_gating: dict[str, str],
+    *,
+    gated_only: bool = False,
+) -> list[str]:
+    """Why the verdicts do not rest on every check of every checkpoint and gating data set.
+
+    Empty for a complete run; otherwise the run fails and results.json says
+    `complete: false` with these reasons (a partial report never passes for a whole one).
+    `gated_only` (an xdist worker's share): checkpoints gated elsewhere are not missing.
+    """
+    reasons = []
+    unsound = outcomes.unsound()
+    if unsound:
+        reasons.append(
+            f"{len(unsound)} gate test(s) were skipped or errored, so their checks have no "
+            "verdict (FAILED CLOSED)"
+        )
+    for name, error in unreadable_gating.items():
+        reasons.append(f"gating data set '{name}' could not be read: {error.splitlines()[0]}")
+    if not gated_only:
+        gated = outcomes.gated()
+        reasons += [
+            f"checkpoint '{name}' was not gated: no gate test ran for it"
+            for name in checkpoints
+            if name not in gated
+        ]
+    return reasons
