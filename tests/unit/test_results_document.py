@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -225,17 +223,3 @@ def test_score_arrays(run):
     assert arrays["scores|base-line|it_incidents"] is findings.evaluation(
         "base-line", "it_incidents"
     ).scores
-
-
-def test_results_and_reports_never_import_torch():
-    code = (
-        "import sys, harness.pytest_plugin, harness.report.document, harness.report.html, "
-        "harness.report.terminal, harness.runs.combine, harness.runs.diff, "
-        "harness.quality.metrics, harness.quality.pairs, harness.quality.evaluate, "
-        "harness.run.session, harness.config\n"
-        "heavy = [m for m in ('torch', 'peft', 'sentence_transformers', 'transformers') "
-        "if m in sys.modules]\n"
-        "assert not heavy, heavy"
-    )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
-    assert done.returncode == 0, done.stderr
