@@ -19,13 +19,13 @@ from __future__ import annotations
 import copy
 import math
 from dataclasses import asdict, dataclass, field
-from typing import Any
-
-import torch
-from peft.tuners.lora import LoraLayer
-from peft.utils.other import ModulesToSaveWrapper
+from typing import TYPE_CHECKING, Any
 
 from harness.checkpoint.preflight import LAYER_INDEX, PEFT_PREFIX
+
+if TYPE_CHECKING:
+    import torch
+    from peft.utils.other import ModulesToSaveWrapper
 
 #: a relative update at or below this is zero (below float32 resolution, so merging it is a no-op)
 ZERO_RELATIVE_UPDATE = 1e-7
@@ -96,6 +96,8 @@ def _layer(name: str) -> int | None:
 
 def _dora_delta(layer: Any, adapter: str, base: torch.Tensor, delta: torch.Tensor):
     """Effective DoRA weight minus the base, for a linear layer (weights as [out, in])."""
+    import torch
+
     fan_in_fan_out = getattr(layer, "fan_in_fan_out", False)
     weight = base.T if fan_in_fan_out else base
     lora = delta.T if fan_in_fan_out else delta
@@ -109,6 +111,8 @@ def _dora_delta(layer: Any, adapter: str, base: torch.Tensor, delta: torch.Tenso
 def _lora_change(name: str, layer: Any, adapter: str) -> ModuleChange:
     """One LoRA layer's weight change (`layer` is a peft LoraLayer; nn.Module attributes are
     dynamic, hence Any)."""
+    import torch
+
     base = layer.get_base_layer().weight.detach().float()
     dora = adapter in getattr(layer, "lora_magnitude_vector", {})
     with torch.no_grad():
@@ -131,6 +135,8 @@ def _lora_change(name: str, layer: Any, adapter: str) -> ModuleChange:
 
 
 def _saved_change(name: str, wrapper: ModulesToSaveWrapper, adapter: str) -> ModuleChange:
+    import torch
+
     original = dict(wrapper.original_module.named_parameters())
     saved = dict(wrapper.modules_to_save[adapter].named_parameters())
     update = sum(
@@ -146,6 +152,9 @@ def _saved_change(name: str, wrapper: ModulesToSaveWrapper, adapter: str) -> Mod
 
 def change_profile(peft_model: torch.nn.Module, adapter_name: str = "default") -> ChangeProfile:
     """The relative update of every module `adapter_name` adapts or saves, in module order."""
+    from peft.tuners.lora import LoraLayer
+    from peft.utils.other import ModulesToSaveWrapper
+
     profile = ChangeProfile(adapter_name)
     for name, module in peft_model.named_modules():
         if isinstance(module, LoraLayer) and (

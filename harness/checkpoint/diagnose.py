@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
+from typing import TYPE_CHECKING
 
-import torch
+from harness.checkpoint.load import LoadReport
+from harness.checkpoint.safetensors_files import AdapterWeights
 
-from harness.checkpoint.load import LoadReport, read_adapter_tensors
+if TYPE_CHECKING:
+    import torch
 
 WRAPPER_PREFIXES = ("0.model.", "0.auto_model.", "model.", "auto_model.")
 
@@ -57,11 +59,11 @@ def lost_trained_tensors(report: LoadReport) -> list[str]:
     return findings
 
 
-def zero_lora_b(adapter_file: Path) -> tuple[list[str], int]:
+def zero_lora_b(adapter: AdapterWeights) -> tuple[list[str], int]:
     """LoRA B matrices in the file that are all zeros (never trained: B starts at zero), and
     how many LoRA B matrices the file holds."""
-    lora_b = {k: t for k, t in read_adapter_tensors(adapter_file).items() if "lora_B" in k}
-    return sorted(k for k, t in lora_b.items() if not torch.any(t)), len(lora_b)
+    lora_b = {k: t for k, t in adapter.tensors.items() if "lora_B" in k}
+    return sorted(k for k, t in lora_b.items() if not t.any()), len(lora_b)
 
 
 def zero_scaling(peft_model: torch.nn.Module) -> list[str]:
@@ -92,7 +94,7 @@ def load_causes(report: LoadReport) -> list[str]:
         findings.append(prefix)
     else:
         findings += lost_trained_tensors(report)
-    zeros, total = zero_lora_b(report.adapter_file)
+    zeros, total = zero_lora_b(report.adapter)
     if zeros:
         findings.append(
             f"{len(zeros)} of {total} lora_B matrices in the file are all zeros (LoRA B starts "

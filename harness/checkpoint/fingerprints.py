@@ -4,19 +4,16 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import torch
-
-CHUNK = 1 << 20
+if TYPE_CHECKING:
+    import torch
 
 
 def file_fingerprint(path: str | Path) -> str:
     """sha256 of one file's bytes."""
-    digest = hashlib.sha256()
     with open(path, "rb") as handle:
-        while chunk := handle.read(CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
+        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 def directory_fingerprint(path: str | Path) -> str:
@@ -36,6 +33,8 @@ def weights_fingerprint(module: torch.nn.Module) -> str:
     Names count as much as values: an in-place adapter injection renames keys
     (`query.weight` becomes `query.base_layer.weight`) without changing a value.
     """
+    import torch
+
     digest = hashlib.sha256()
     for name, tensor in sorted(module.state_dict().items()):
         digest.update(name.encode())

@@ -9,30 +9,31 @@ import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-
-import torch  # noqa: E402
-from peft import PeftModel  # noqa: E402
-from peft.utils import get_peft_model_state_dict  # noqa: E402
-from safetensors import SafetensorError  # noqa: E402
-from safetensors.torch import load_file  # noqa: E402
-from sentence_transformers import SentenceTransformer  # noqa: E402
-
-from harness.checkpoint.discover import ADAPTER_CONFIG, Checkpoint, resolve_base  # noqa: E402
-from harness.checkpoint.preflight import (  # noqa: E402
+from harness.checkpoint.discover import ADAPTER_CONFIG, Checkpoint, resolve_base
+from harness.checkpoint.preflight import (
     PEFT_PREFIX,
     SAMPLE,
     check_adapter_files,
     check_adapter_fits_base,
-    check_base_is_configured,
+    resolve_configured_base,
 )
-from harness.errors import CheckpointError  # noqa: E402
+from harness.checkpoint.safetensors_files import AdapterWeights
+from harness.errors import CheckpointError
+
+if TYPE_CHECKING:
+    import torch
+    from peft import PeftModel
+    from sentence_transformers import SentenceTransformer
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # before transformers is first imported
 
 
 def load_sentence_transformer(path: str | Path, device: str) -> SentenceTransformer:
     """A sentence-transformers model from a local folder, never from a hub."""
+    from sentence_transformers import SentenceTransformer
+
     model = SentenceTransformer(str(path), device=device, local_files_only=True)
     model.eval()
     return model
@@ -42,13 +43,20 @@ def load_sentence_transformer(path: str | Path, device: str) -> SentenceTransfor
 class LoadReport:
     """How an adapter file's tensors met the model's adapter parameters after loading."""
 
-    adapter_file: Path
-    n_file_tensors: int
+    adapter: AdapterWeights
     n_model_tensors: int
     missing: list[str] = field(default_factory=list)
     unexpected: list[str] = field(default_factory=list)
     mismatched: list[str] = field(default_factory=list)
     loader_warnings: list[str] = field(default_factory=list)
+
+    @property
+    def adapter_file(self) -> Path:
+        return self.adapter.path
+
+    @property
+    def n_file_tensors(self) -> int:
+        return len(self.adapter.tensors)
 
     @property
     def exact(self) -> bool:
@@ -76,28 +84,16 @@ class LoadReport:
         return "\n".join(lines)
 
 
-def read_adapter_tensors(adapter_file: Path) -> dict[str, torch.Tensor]:
-    """The adapter file's tensors; a truncated or corrupt file is a CheckpointError."""
-    try:
-        return load_file(str(adapter_file))
-    except (SafetensorError, OSError, ValueError) as exc:
-        raise CheckpointError(
-            adapter_file,
-            f"cannot be read as safetensors ({exc})",
-            "re-save or re-download the adapter: the file is truncated or corrupt",
-        ) from exc
-
-
 def verify_adapter_load(
     peft_model: torch.nn.Module,
-    adapter_file: Path,
+    adapter: AdapterWeights,
     adapter_name: str = "default",
     loader_warnings: list[str] | None = None,
 ) -> LoadReport:
     """Every tensor of the file reached a model parameter with equal values, and vice versa."""
-    file_tensors = {
-        k.removeprefix(PEFT_PREFIX): v for k, v in read_adapter_tensors(adapter_file).items()
-    }
+    from peft.utils import get_peft_model_state_dict
+
+    file_tensors = {k.removeprefix(PEFT_PREFIX): v for k, v in adapter.tensors.items()}
     model_tensors = {
         k.removeprefix(PEFT_PREFIX): v
         for k, v in get_peft_model_state_dict(peft_model, adapter_name=adapter_name).items()
@@ -107,11 +103,10 @@ def verify_adapter_load(
         key
         for key in common
         if file_tensors[key].shape != model_tensors[key].shape
-        or not torch.equal(file_tensors[key].to(model_tensors[key].dtype), model_tensors[key].cpu())
+        or not file_tensors[key].to(model_tensors[key].dtype).equal(model_tensors[key].cpu())
     ]
     return LoadReport(
-        adapter_file=adapter_file,
-        n_file_tensors=len(file_tensors),
+        adapter=adapter,
         n_model_tensors=len(model_tensors),
         missing=sorted(set(model_tensors) - set(file_tensors)),
         unexpected=sorted(set(file_tensors) - set(model_tensors)),
@@ -132,6 +127,8 @@ class LoadedCandidate:
 
     @property
     def peft_model(self) -> PeftModel | None:
+        from peft import PeftModel
+
         inner = self.model[0].model
         return inner if isinstance(inner, PeftModel) else None
 
@@ -154,7 +151,7 @@ class LoadedCandidate:
             raise ValueError(f"{self.checkpoint.name} has no adapter to merge")
         if self._merged is None:
             merged = copy.deepcopy(self.model)
-            merged[0].model = cast(PeftModel, merged[0].model).merge_and_unload()
+            merged[0].model = cast("PeftModel", merged[0].model).merge_and_unload()
             merged.eval()
             self._merged = merged
         return self._merged
@@ -178,10 +175,14 @@ def load_candidate(
 
     Before the slow load an adapter must fit its base (`preflight`): the base it names
     is one of `bases` (the gate's configured bases, when given), and its tensors fit the base.
+    The adapter file is read once (by `check_adapter_files`) for every check and the load report;
+    the base is resolved once.
     """
     if not checkpoint.is_adapter:
         return LoadedCandidate(checkpoint, load_sentence_transformer(checkpoint.path, device))
-    check_adapter_files(checkpoint.adapter_dir, checkpoint.adapter_config)  # no pickle, finite
+    from peft import PeftModel
+
+    adapter = check_adapter_files(checkpoint.adapter_dir, checkpoint.adapter_config)
     base_id = checkpoint.base_id
     if not base_id:
         raise CheckpointError(
@@ -191,15 +192,16 @@ def load_candidate(
         )
     config_file = checkpoint.adapter_dir / ADAPTER_CONFIG
     if bases is not None:
-        check_base_is_configured(config_file, base_id, aliases, bases)
-    base_path = resolve_base(base_id, aliases, source=config_file)
-    check_adapter_fits_base(checkpoint.adapter_file, checkpoint.adapter_config, base_path)
+        base_path = resolve_configured_base(config_file, base_id, aliases, bases)
+    else:
+        base_path = resolve_base(base_id, aliases, source=config_file)
+    check_adapter_fits_base(adapter, checkpoint.adapter_config, base_path)
     model = load_sentence_transformer(base_path, device)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
             peft_model = PeftModel.from_pretrained(
-                cast(torch.nn.Module, model[0].model),
+                cast("torch.nn.Module", model[0].model),
                 str(checkpoint.adapter_dir),
                 adapter_name=checkpoint.adapter_name,
                 is_trainable=False,
@@ -215,6 +217,6 @@ def load_candidate(
     model.eval()
     noted = [str(w.message) for w in caught if "adapter" in str(w.message).lower()]
     report = verify_adapter_load(
-        peft_model, checkpoint.adapter_file, checkpoint.adapter_name, loader_warnings=noted
+        peft_model, adapter, checkpoint.adapter_name, loader_warnings=noted
     )
     return LoadedCandidate(checkpoint, model, base_path=base_path, load_report=report)

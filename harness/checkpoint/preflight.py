@@ -1,15 +1,15 @@
 """Pre-load checkpoint checks: refuse a checkpoint before the slow load.
 
 Each check raises CheckpointError(path, problem, fix) naming the file, the field, what was
-expected and what was found; only `check_weights_finite` reads tensors (through
-safetensors, which never runs code), the others headers and JSON.
+expected and what was found. The adapter file is read once (`check_adapter_files` returns its
+AdapterWeights), and every later check takes that read; a base's weights are read header only.
 
-The adapter's own files (issue 6, `check_adapter_files`): no pickle (`adapter_model.bin` is
-refused, alone or beside safetensors), LoRA fields PEFT can use, a readable safetensors
-file, finite values.
+The adapter's own files (`check_adapter_files`): no pickle (`adapter_model.bin` is refused,
+alone or beside safetensors), LoRA fields PEFT can use, a readable safetensors file, finite
+values.
 
-Base matching (issue 8): the base an adapter names must be one the gate is configured with
-(`check_base_is_configured`), and every adapter tensor must fit that base's shapes
+Base matching: the base an adapter names must be one the gate is configured with
+(`resolve_configured_base`), and every adapter tensor must fit that base's shapes
 (`check_adapter_fits_base`).
 """
 
@@ -17,17 +17,19 @@ from __future__ import annotations
 
 import json
 import re
-import struct
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from harness.checkpoint.discover import ADAPTER_CONFIG, ADAPTER_WEIGHTS, PICKLED, resolve_base
+from harness.checkpoint.safetensors_files import (
+    AdapterWeights,
+    read_adapter_weights,
+    read_tensor_shapes,
+)
 from harness.errors import CheckpointError
 
 PEFT_PREFIX = "base_model.model."
-#: a header longer than this is not a safetensors header (safetensors itself caps it at 100 MB)
-MAX_HEADER_BYTES = 100_000_000
 #: the layer index in a module path (BERT `layer.N`, Llama `layers.N`, GPT-2 `h.N`, T5 `block.N`)
 LAYER_INDEX = re.compile(r"(?:^|\.)(?:layer|layers|h|block|blocks)\.(\d+)\.")
 #: config.json fields a tensor dimension is named by in a message
@@ -56,52 +58,26 @@ _LORA_PARTS: tuple[tuple[str, str, int, int, int | None], ...] = (
 )
 
 
-def read_safetensors_header(path: str | Path) -> dict[str, dict[str, Any]]:
-    """Tensor name -> {dtype, shape, data_offsets}, from the header alone: an 8-byte
-    little-endian length, then that many bytes of JSON. No tensor is read."""
-    path = Path(path)
-    try:
-        with open(path, "rb") as handle:
-            size = path.stat().st_size
-            prefix = handle.read(8)
-            if len(prefix) < 8:
-                raise ValueError("shorter than the 8-byte header length")
-            (length,) = struct.unpack("<Q", prefix)
-            if length > min(MAX_HEADER_BYTES, size - 8):
-                raise ValueError(f"header length {length} exceeds the file ({size} bytes)")
-            header = json.loads(handle.read(length))
-    except (OSError, ValueError) as exc:  # JSONDecodeError and UnicodeDecodeError included
-        raise CheckpointError(
-            path,
-            f"cannot be read as safetensors ({exc})",
-            "re-save or re-download it: the file is truncated or corrupt",
-        ) from exc
-    if not isinstance(header, dict):
-        raise CheckpointError(
-            path, "has a safetensors header that is not a JSON object", "re-save or re-download it"
-        )
-    return {k: v for k, v in header.items() if k != "__metadata__" and isinstance(v, dict)}
-
-
-def check_base_is_configured(
+def resolve_configured_base(
     config_file: Path, base_id: str, aliases: Mapping[str, Path], bases: Mapping[str, Path]
-) -> None:
-    """The base an adapter names is one the gate is configured with.
+) -> Path:
+    """The folder of the base an adapter names, which must be one the gate is configured with.
 
     `bases`: the configured bases (each baseline's model and each [aliases] entry of gate.toml)
     and the folders they resolve to. The adapter's `base_model_name_or_path` must be one of
     them, or resolve (through the alias table, or as a local folder) to one of their folders.
     """
-    if base_id in bases:
-        return
     try:
         resolved: Path | None = resolve_base(base_id, dict(aliases), source=config_file)
     except CheckpointError:
+        if base_id in bases:  # configured, yet unresolvable: the resolver says why
+            raise
         resolved = None
-    if resolved is not None and any(
-        resolved.resolve() == Path(path).resolve() for path in bases.values()
+    if resolved is not None and (
+        base_id in bases
+        or any(resolved.resolve() == Path(path).resolve() for path in bases.values())
     ):
-        return
+        return resolved
     where = f" (resolves to {resolved})" if resolved is not None else ""
     listed = "\n".join(f"    {name} -> {path}" for name, path in bases.items()) or "    (none)"
     raise CheckpointError(
@@ -161,10 +137,7 @@ def base_weight_shapes(config_path: Path) -> dict[str, tuple[int, ...]] | None:
         return None
     shapes: dict[str, tuple[int, ...]] = {}
     for file in files:
-        shapes.update(
-            (name, tuple(info.get("shape", ())))
-            for name, info in read_safetensors_header(file).items()
-        )
+        shapes.update(read_tensor_shapes(file))
     return shapes
 
 
@@ -184,24 +157,23 @@ def _base_key(shapes: Mapping[str, tuple[int, ...]], name: str) -> str | None:
 
 
 def check_adapter_fits_base(
-    adapter_file: Path, adapter_config: Mapping[str, Any], base_path: Path
+    adapter: AdapterWeights, adapter_config: Mapping[str, Any], base_path: Path
 ) -> None:
     """Every adapter tensor fits the base: layer indexes below config.json's num_hidden_layers,
     LoRA dimensions equal to the base weight's (hidden_size, intermediate_size, vocab_size),
-    ranks equal to the config's r, saved modules the base's shape. Headers only, no tensors.
+    ranks equal to the config's r, saved modules the base's shape. Shapes only: the base's
+    weights are read header only.
 
     Tensors for modules the base does not have at all (a wrapper's key prefix) are left to the
     exact-load check, which diagnoses the prefix.
     """
-    header = read_safetensors_header(adapter_file)
     config_path, config = base_model_config(base_path)
     shapes = base_weight_shapes(config_path)
     layers = config.get("num_hidden_layers")
     declared = [adapter_config.get("r"), *(adapter_config.get("rank_pattern") or {}).values()]
     ranks: set[int] = {r for r in declared if isinstance(r, int)}
     problems: list[str] = []
-    for key, info in sorted(header.items()):
-        shape = tuple(info.get("shape", ()))
+    for key, shape in sorted(adapter.shapes.items()):
         name = key.removeprefix(PEFT_PREFIX)
         index = LAYER_INDEX.search(name)
         if isinstance(layers, int) and index and int(index.group(1)) >= layers:
@@ -256,11 +228,11 @@ def check_adapter_fits_base(
                     f"found {found}"
                 )
     if shapes is not None:
-        check_saved_modules_present(adapter_file, header, adapter_config, shapes)
+        check_saved_modules_present(adapter, adapter_config, shapes)
     if problems:
         raise CheckpointError(
-            adapter_file,
-            f"{len(problems)} of {len(header)} adapter tensors do not fit the base model "
+            adapter.path,
+            f"{len(problems)} of {len(adapter.tensors)} adapter tensors do not fit the base model "
             f"{base_path} (config.json: hidden_size {config.get('hidden_size')}, "
             f"vocab_size {config.get('vocab_size')}, num_hidden_layers {layers}):\n"
             + _bullets(problems),
@@ -270,7 +242,7 @@ def check_adapter_fits_base(
         )
 
 
-# ---- the adapter's own files (issue 6): before anything is loaded -----------------------------
+# ---- the adapter's own files: before anything is loaded ---------------------------------------
 #
 # `check_adapter_files` runs these in order; each raises CheckpointError(path, problem, fix).
 
@@ -337,56 +309,37 @@ def check_adapter_config_values(config_file: Path, config: Mapping[str, Any]) ->
         )
 
 
-def check_weights_finite(adapter_file: Path) -> None:
-    """Every floating-point tensor of the adapter file is finite (no NaN, no Inf).
-
-    Reads the file with safetensors (which never runs code), one tensor at a time; a file
-    whose header does not match its data is refused as corrupt.
-    """
-    import torch
-    from safetensors import SafetensorError, safe_open
-
+def check_weights_finite(adapter: AdapterWeights) -> None:
+    """Every floating-point tensor of the adapter file is finite (no NaN, no Inf)."""
     bad: list[str] = []
-    total = 0
-    try:
-        with safe_open(str(adapter_file), framework="pt") as handle:
-            for key in sorted(handle.keys()):
-                tensor = handle.get_tensor(key)
-                total += 1
-                if not tensor.is_floating_point():
-                    continue
-                nan = int(torch.isnan(tensor).sum())
-                inf = int(torch.isinf(tensor).sum())
-                if nan or inf:
-                    bad.append(f"{key}: {nan} NaN and {inf} Inf of {tensor.numel()} values")
-    except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
-        raise CheckpointError(
-            adapter_file,
-            f"cannot be read as safetensors ({exc})",
-            "re-save or re-download it: the file is truncated or corrupt",
-        ) from exc
+    for key, tensor in adapter.tensors.items():
+        if not tensor.is_floating_point():
+            continue
+        nan, inf = int(tensor.isnan().sum()), int(tensor.isinf().sum())
+        if nan or inf:
+            bad.append(f"{key}: {nan} NaN and {inf} Inf of {tensor.numel()} values")
     if bad:
         raise CheckpointError(
-            adapter_file,
-            f"{len(bad)} of {total} adapter tensors hold NaN or Inf values, so every embedding "
-            f"the adapter touches would be NaN:\n{_bullets(bad)}",
+            adapter.path,
+            f"{len(bad)} of {len(adapter.tensors)} adapter tensors hold NaN or Inf values, so "
+            f"every embedding the adapter touches would be NaN:\n{_bullets(bad)}",
             "training diverged or the weights were saved from a broken model: retrain (a lower "
             "learning rate; bf16 or fp32 instead of fp16) or gate an earlier checkpoint",
         )
 
 
-def check_adapter_files(adapter_dir: Path, adapter_config: Mapping[str, Any]) -> None:
-    """The checks of an adapter's own files, cheapest first; called before the base loads."""
+def check_adapter_files(adapter_dir: Path, adapter_config: Mapping[str, Any]) -> AdapterWeights:
+    """The checks of an adapter's own files, cheapest first; called before the base loads.
+    Returns the weights file as read (once), for the checks and diagnoses that follow."""
     check_no_pickled_weights(adapter_dir)
     check_adapter_config_values(adapter_dir / ADAPTER_CONFIG, adapter_config)
-    adapter_file = adapter_dir / ADAPTER_WEIGHTS
-    read_safetensors_header(adapter_file)
-    check_weights_finite(adapter_file)
+    adapter = read_adapter_weights(adapter_dir / ADAPTER_WEIGHTS)
+    check_weights_finite(adapter)
+    return adapter
 
 
 def check_saved_modules_present(
-    adapter_file: Path,
-    header: Mapping[str, Any],
+    adapter: AdapterWeights,
     adapter_config: Mapping[str, Any],
     shapes: Mapping[str, tuple[int, ...]],
 ) -> None:
@@ -394,7 +347,7 @@ def check_saved_modules_present(
     drops the trained copy would leave the model running the base's untrained module; PEFT
     itself stops with a bare KeyError)."""
     targets = adapter_config.get("modules_to_save") or []
-    saved = {key.removeprefix(PEFT_PREFIX) for key in header}
+    saved = {key.removeprefix(PEFT_PREFIX) for key in adapter.tensors}
     missing = []
     for target in targets:
         for name in sorted(shapes):
@@ -404,7 +357,7 @@ def check_saved_modules_present(
     if missing:
         sample = ", ".join(missing[:SAMPLE]) + (", ..." if len(missing) > SAMPLE else "")
         raise CheckpointError(
-            adapter_file,
+            adapter.path,
             f"field modules_to_save in adapter_config.json names {targets}: expected the trained "
             f"copy of each in the file, found {len(missing)} of their parameters missing: {sample}",
             "re-save the adapter with save_pretrained, which writes every modules_to_save "

@@ -221,7 +221,7 @@ def test_sentence_transformers_load_adapter_still_loses_dora_magnitudes(loaded_v
     wrapper = load_base()
     wrapper.load_adapter(str(adapter_dir))
 
-    report = verify_adapter_load(wrapper[0].model, ours.checkpoint.adapter_file)
+    report = verify_adapter_load(wrapper[0].model, ours.load_report.adapter)
 
     magnitudes = sorted(
         key.removeprefix("base_model.model.")

