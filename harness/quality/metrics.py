@@ -2,9 +2,9 @@
 
 Everything here takes numpy arrays and returns numbers or small dataclasses (no torch, no files,
 no model). Threshold choice reproduces sentence-transformers' ``BinaryClassificationEvaluator``:
-a pair is predicted positive iff ``score >= threshold``, and the best-accuracy and best-F1
-thresholds are midpoints between consecutive distinct observed scores, chosen exactly as
-``find_best_acc_and_threshold`` / ``find_best_f1_and_threshold`` choose them.
+a pair is predicted positive iff ``score >= threshold``, and the best-F1 threshold is a midpoint
+between consecutive distinct observed scores, chosen exactly as ``find_best_f1_and_threshold``
+chooses it.
 """
 
 from __future__ import annotations
@@ -23,13 +23,11 @@ __all__ = [
     "Confusion",
     "MetricSpec",
     "ThresholdPolicy",
-    "best_accuracy_threshold",
     "best_f1_threshold",
     "confusion_at",
     "correlation_metrics",
     "cosine_distances",
     "cosine_scores",
-    "fp_rate_at_recall",
     "ranking_metrics",
     "rates_from_counts",
     "recall_threshold",
@@ -53,7 +51,6 @@ class MetricSpec:
     name: str
     family: Family
     greater_is_better: bool
-    description: str
 
     def __post_init__(self) -> None:
         if self.family not in ("graded", "ranking", "threshold"):
@@ -66,17 +63,17 @@ class MetricSpec:
 METRICS: dict[str, MetricSpec] = {
     spec.name: spec
     for spec in (
-        MetricSpec("spearman", "graded", True, "Spearman rank correlation with gold scores"),
-        MetricSpec("pearson", "graded", True, "Pearson correlation with gold scores"),
-        MetricSpec("roc_auc", "ranking", True, "area under the ROC curve"),
-        MetricSpec("average_precision", "ranking", True, "average precision (sklearn)"),
-        MetricSpec("accuracy", "threshold", True, "fraction of pairs classified correctly"),
-        MetricSpec("precision", "threshold", True, "TP / (TP + FP)"),
-        MetricSpec("recall", "threshold", True, "TP / (TP + FN)"),
-        MetricSpec("f1", "threshold", True, "harmonic mean of precision and recall"),
-        MetricSpec("mcc", "threshold", True, "Matthews correlation coefficient"),
-        MetricSpec("fp_rate", "threshold", False, "FP / (FP + TN): negatives called positive"),
-        MetricSpec("fn_rate", "threshold", False, "FN / (FN + TP): positives missed"),
+        MetricSpec("spearman", "graded", True),
+        MetricSpec("pearson", "graded", True),
+        MetricSpec("roc_auc", "ranking", True),
+        MetricSpec("average_precision", "ranking", True),
+        MetricSpec("accuracy", "threshold", True),
+        MetricSpec("precision", "threshold", True),
+        MetricSpec("recall", "threshold", True),
+        MetricSpec("f1", "threshold", True),
+        MetricSpec("mcc", "threshold", True),
+        MetricSpec("fp_rate", "threshold", False),
+        MetricSpec("fn_rate", "threshold", False),
     )
 }
 
@@ -259,18 +256,6 @@ def threshold_metrics(scores: ArrayLike, labels: ArrayLike, threshold: float) ->
     return out
 
 
-def _descending_groups(s: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, ...]:
-    """Scores sorted high to low, cumulative positives/negatives, and tie-group end flags."""
-    order = np.argsort(-s, kind="stable")
-    s_sorted = s[order]
-    y_sorted = y[order]
-    cum_pos = np.cumsum(y_sorted)
-    cum_neg = np.cumsum(1 - y_sorted)
-    is_end = np.ones(s.shape[0], dtype=bool)
-    is_end[:-1] = s_sorted[:-1] != s_sorted[1:]
-    return s_sorted, cum_pos, cum_neg, is_end
-
-
 def _midpoint(s_sorted: np.ndarray, i: int) -> float:
     """The evaluator's threshold after position ``i`` of the descending scores."""
     if i == s_sorted.shape[0] - 1:
@@ -280,51 +265,27 @@ def _midpoint(s_sorted: np.ndarray, i: int) -> float:
     return float(s_sorted[i] if mid == s_sorted[i + 1] else mid)
 
 
-def best_accuracy_threshold(scores: ArrayLike, labels: ArrayLike) -> float:
-    """Threshold of best accuracy, exactly as ``find_best_acc_and_threshold`` picks it.
-
-    Candidates are "everything negative" (the next float above the top score) and, for each
-    group of tied scores taken high to low, the midpoint to the next lower distinct score (the
-    lowest score itself for the last group). The first strictly best candidate wins.
-    """
-    s, y = _pair(scores, labels)
-    n = s.shape[0]
-    s_sorted, cum_pos, cum_neg, is_end = _descending_groups(s, y)
-    n_neg = n - int(y.sum())
-    best_acc = n_neg / n
-    best = float(np.nextafter(s_sorted[0], np.inf, dtype=np.result_type(s.dtype, np.float16)))
-    ends = np.flatnonzero(is_end)
-    acc = (cum_pos[ends] + (n_neg - cum_neg[ends])) / n
-    k = int(np.argmax(acc))
-    if acc[k] > best_acc:
-        best = _midpoint(s_sorted, int(ends[k]))
-    return best
-
-
-def _best_f1(s: np.ndarray, y: np.ndarray) -> tuple[float, float]:
-    """(best F1, threshold) as ``find_best_f1_and_threshold`` computes them."""
-    s_sorted, cum_pos, _, is_end = _descending_groups(s, y)
-    n_pos = int(y.sum())
-    ends = np.flatnonzero(is_end & (cum_pos > 0))
-    if ends.size == 0:  # no positive labels: the evaluator reports F1 0 at threshold 0
-        return 0.0, 0.0
-    tp = cum_pos[ends].astype(np.float64)
-    precision = tp / (ends + 1)
-    recall = tp / n_pos
-    f1 = 2 * precision * recall / (precision + recall)
-    k = int(np.argmax(f1))
-    return float(f1[k]), _midpoint(s_sorted, int(ends[k]))
-
-
 def best_f1_threshold(scores: ArrayLike, labels: ArrayLike) -> float:
     """Threshold of best F1, exactly as ``find_best_f1_and_threshold`` picks it.
 
-    Same candidates as :func:`best_accuracy_threshold` (without "everything negative"); the
-    highest threshold wins among equal F1. With no positive labels it returns 0.0, as the
-    evaluator does.
+    Candidates are, for each group of tied scores taken high to low, the midpoint to the next
+    lower distinct score (the lowest score itself for the last group); the highest threshold
+    wins among equal F1. With no positive labels it returns 0.0, as the evaluator does.
     """
     s, y = _pair(scores, labels)
-    return _best_f1(s, y)[1]
+    order = np.argsort(-s, kind="stable")
+    s_sorted = s[order]
+    cum_pos = np.cumsum(y[order])
+    is_end = np.ones(s.shape[0], dtype=bool)  # the last pair of each group of tied scores
+    is_end[:-1] = s_sorted[:-1] != s_sorted[1:]
+    ends = np.flatnonzero(is_end & (cum_pos > 0))
+    if ends.size == 0:  # no positive labels: the evaluator reports F1 0 at threshold 0
+        return 0.0
+    tp = cum_pos[ends].astype(np.float64)
+    precision = tp / (ends + 1)
+    recall = tp / int(y.sum())
+    f1 = 2 * precision * recall / (precision + recall)
+    return _midpoint(s_sorted, int(ends[int(np.argmax(f1))]))
 
 
 def recall_threshold(scores: ArrayLike, labels: ArrayLike, target_recall: float) -> float:
@@ -341,12 +302,6 @@ def recall_threshold(scores: ArrayLike, labels: ArrayLike, target_recall: float)
     recalls = np.arange(1, pos.size + 1) / pos.size  # same division as threshold_metrics
     k = int(np.argmax(recalls >= target))
     return float(pos[k])
-
-
-def fp_rate_at_recall(scores: ArrayLike, labels: ArrayLike, target_recall: float) -> float:
-    """FP rate at :func:`recall_threshold`: the lowest FP rate that keeps the target recall."""
-    threshold = recall_threshold(scores, labels, target_recall)
-    return threshold_metrics(scores, labels, threshold)["fp_rate"]
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
-"""A run's report folder: results.json, leaderboard.md, report.html, scores.npz; and `latest`."""
+"""A run's report folder: results.json, leaderboard.md, report.html, scores.npz; and `latest`.
+Written here, and read back here (by the run diff and by combining runs)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from harness.errors import GateInputError
 from harness.report.html import render_html
 from harness.report.leaderboard import render_markdown
 
@@ -19,6 +21,12 @@ RESULTS = "results.json"
 LEADERBOARD = "leaderboard.md"
 HTML = "report.html"
 ARRAYS = "scores.npz"
+#: the lists every results.json has, and the keys each of their rows needs
+REQUIRED = {
+    "checkpoints": ("name", "verdict"),
+    "evaluations": ("model", "dataset", "metrics"),
+    "datasets": ("name",),
+}
 
 
 def write_report(
@@ -62,3 +70,64 @@ def _point_latest(report_dir: Path, target: Path) -> None:
         elif link.exists():
             shutil.rmtree(link)
         shutil.copytree(target, link)
+
+
+def read_results(path: str | Path) -> tuple[Path, dict[str, Any]]:
+    """A run's results.json, given the file or its report folder; GateInputError if unusable."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / RESULTS
+        if not path.is_file():
+            raise GateInputError(path.parent, f"this folder has no {RESULTS}",
+                                 "pass a report folder (e.g. reports/latest) or a results.json")
+    if not path.is_file():
+        raise GateInputError(path, "no such file or folder",
+                             "pass a report folder (e.g. reports/latest) or its results.json")
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise GateInputError(path, f"not valid JSON: {exc.msg} (column {exc.colno})",
+                             "pass the results.json a gate run wrote, unedited",
+                             line=exc.lineno) from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise GateInputError(path, f"cannot be read: {exc}",
+                             "check the path and its permissions") from exc
+    problem = _shape_problem(document)
+    if problem:
+        raise GateInputError(path, f"not a gate results.json: {problem}",
+                             "pass the results.json a gate run wrote (in its report folder)")
+    return path, document
+
+
+def _shape_problem(document: Any) -> str | None:
+    """What keeps `document` from being read as a results.json, or None."""
+    if not isinstance(document, dict):
+        return f"the top level is a {type(document).__name__}, not an object"
+    missing = [key for key in REQUIRED if not isinstance(document.get(key), list)]
+    if missing:
+        return f"no list {', '.join(repr(k) for k in missing)}"
+    for key, needs in REQUIRED.items():
+        for index, row in enumerate(document[key]):
+            if not isinstance(row, dict) or any(n not in row for n in needs):
+                return f"{key}[{index}] lacks {', '.join(needs)}"
+            if key == "evaluations" and not all(
+                isinstance(m, dict) for m in row["metrics"].values()
+            ):
+                return f"{key}[{index}].metrics is not a table of metrics"
+    return None
+
+
+def read_report(path: str | Path) -> tuple[Path, dict[str, Any], dict[str, np.ndarray]]:
+    """A report folder (or its results.json): the folder, its results and its scores.npz."""
+    results_file, results = read_results(path)
+    folder = results_file.parent
+    try:
+        with np.load(folder / ARRAYS) as data:
+            arrays = {key: data[key] for key in data.files}
+    except (OSError, ValueError) as exc:
+        raise GateInputError(
+            folder / ARRAYS,
+            f"cannot be read ({exc})",
+            "pass report folders of `pytest -m gpu` runs (each holds results.json and scores.npz)",
+        ) from exc
+    return folder, results, arrays

@@ -25,12 +25,18 @@ import numpy as np  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from sklearn.metrics import roc_curve  # noqa: E402
 
-from harness.report.leaderboard import _role, _table, datasets_in, verdict_reason  # noqa: E402
-from harness.report.terminal import profile_line  # noqa: E402
+from harness.report.leaderboard import (  # noqa: E402
+    dataset_role,
+    datasets_in,
+    leaderboard_table,
+    verdict_reason,
+)
+from harness.report.terminal import failed_closed_note, profile_line  # noqa: E402
+from harness.run.verdicts import PROMOTE, REJECT  # noqa: E402
 
 DPI = 90
 N_BINS = 40
-VERDICT_CLASS = {"PROMOTE": "promote", "REJECT": "reject"}
+VERDICT_CLASS = {PROMOTE: "promote", REJECT: "reject"}
 CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI",Helvetica,Arial,sans-serif;margin:0;
  color:#1b1f24;background:#fff;line-height:1.4}
@@ -303,7 +309,7 @@ def _verdicts(results: dict[str, Any]) -> str:
                 "</span>no checkpoint was gated</div>")
     parts = []
     for ckpt in checkpoints:
-        verdict = ckpt.get("verdict", "REJECT")
+        verdict = ckpt.get("verdict", REJECT)
         css = VERDICT_CLASS.get(verdict, "other")
         body = ""
         first = ckpt.get("first_failure")
@@ -316,11 +322,9 @@ def _verdicts(results: dict[str, Any]) -> str:
             f'<div class="verdict {css}" data-verdict="{e(verdict)}">'
             f'<span class="badge">{e(verdict)}</span><code>{e(ckpt.get("name"))}</code>{body}</div>'
         )
-    unsound = [c for ck in checkpoints for c in ck.get("checks", [])
-               if c.get("outcome") in ("skipped", "error")]
-    if unsound:
-        parts.append(f'<div class="alert">FAILED CLOSED: {len(unsound)} gate test(s) were skipped '
-                     "or errored; a gate that did not run a check cannot pass it.</div>")
+    failed_closed = failed_closed_note(results)
+    if failed_closed:
+        parts.append(f'<div class="alert">{e(failed_closed)}.</div>')
     return "\n".join(parts)
 
 
@@ -349,13 +353,13 @@ def _dataset_section(results: dict[str, Any], arrays: dict[str, np.ndarray], dat
     info: dict[str, Any] = next(
         (d for d in results.get("datasets", []) if d.get("name") == dataset), {}
     )
-    parts = [f'<h2 id="ds-{e(dataset)}">{e(dataset)} ({e(_role(results, dataset))})</h2>']
+    parts = [f'<h2 id="ds-{e(dataset)}">{e(dataset)} ({e(dataset_role(results, dataset))})</h2>']
     parts.append(
         f"<p>{e(info.get('n_pairs', '?'))} test pairs; fingerprint "
         f"<span class=\"mono\">{e(_short(info.get('fingerprint')))}</span>; threshold policy: "
         f"{e(results.get('config', {}).get('threshold_policy', '-'))}</p>"
     )
-    header, body = _table(results, dataset)
+    header, body = leaderboard_table(results, dataset)
     parts.append("<h3>Leaderboard</h3>" + _table_html(header, body, numeric_from=2))
 
     evaluations = _evaluations(results, dataset)
@@ -502,8 +506,8 @@ def _environment_section(results: dict[str, Any]) -> str:
             ["name", "kind", "saved by", "base model", "path", "fingerprint"],
             [(c.get("name"), c.get("kind"), c.get("saved_by"), c.get("base_model"), c.get("path"),
               c.get("fingerprint")) for c in results["checkpoints"]], css="env"))
-    encoded = results.get("run", {}).get("texts_encoded") or results.get("texts_encoded")
-    if encoded:  # in `run` (work done, not a finding); top-level in older documents
+    encoded = run.get("texts_encoded")
+    if encoded:
         parts.append("<h3>Texts encoded</h3>" + _table_html(
             ["model / mode", "texts"], encoded.items(), numeric_from=1))
     return "\n".join(parts)

@@ -6,9 +6,9 @@ import math
 from typing import Any
 
 from harness.quality.metrics import METRICS
+from harness.report.plaintext import WIDTH
 
 MAX_REASON = 300
-TERMINAL_WIDTH = 100  # text tables shorten their name column to fit (leaderboard.md never does)
 COLUMNS = (("spearman", "Spearman"), ("roc_auc", "ROC-AUC"), ("f1", "F1"), ("fp_rate", "FP rate"))
 
 
@@ -64,7 +64,8 @@ def leaderboard_rows(results: dict[str, Any], dataset: str) -> list[dict[str, An
     return rows
 
 
-def _table(results: dict[str, Any], dataset: str) -> tuple[list[str], list[list[str]]]:
+def leaderboard_table(results: dict[str, Any], dataset: str) -> tuple[list[str], list[list[str]]]:
+    """A data set's leaderboard as a header and rows of cells (text, Markdown and HTML)."""
     metric = primary_metric(results, dataset) or "-"
     header = ["#", "model", *(label for _, label in COLUMNS), f"{metric} delta [95% CI]"]
     rows = leaderboard_rows(results, dataset)
@@ -80,7 +81,8 @@ def _table(results: dict[str, Any], dataset: str) -> tuple[list[str], list[list[
     return header, body
 
 
-def _role(results: dict[str, Any], dataset: str) -> str:
+def dataset_role(results: dict[str, Any], dataset: str) -> str:
+    """How a data set counts: "gating", or "reference, never fails"."""
     role = next((d["role"] for d in results["datasets"] if d["name"] == dataset), "")
     return "gating" if role == "gate" else "reference, never fails"
 
@@ -93,8 +95,8 @@ def render_text(results: dict[str, Any]) -> str:
     """Fixed-width tables for the terminal (no colour)."""
     blocks = []
     for dataset in datasets_in(results):
-        header, body = _table(results, dataset)
-        lines = [f"{dataset} ({_role(results, dataset)})"]
+        header, body = leaderboard_table(results, dataset)
+        lines = [f"{dataset} ({dataset_role(results, dataset)})"]
         lines += _fixed_width(header, body, left=(1,), tight=METRIC_COLUMNS[1:], shrink=1)
         blocks.append("\n".join(lines))
     if throughput_rows(results):
@@ -125,10 +127,11 @@ def _fixed_width(
     shrink: int | None = None,
 ) -> list[str]:
     """Aligned rows: columns in `left` left-aligned, one space before columns in `tight`;
-    column `shrink` shortened (names kept recognisable) if a row would pass TERMINAL_WIDTH."""
+    column `shrink` shortened (names kept recognisable) if a row would pass WIDTH (text tables
+    only: leaderboard.md keeps every name whole)."""
     widths = [max(len(row[i]) for row in [header, *body]) for i in range(len(header))]
     gaps = sum(0 if i == 0 else 1 if i in tight else 2 for i in range(len(header)))
-    excess = sum(widths) + gaps - TERMINAL_WIDTH
+    excess = sum(widths) + gaps - WIDTH
     if shrink is not None and excess > 0:
         widths[shrink] = max(len(header[shrink]), 16, widths[shrink] - excess)
         body = [
@@ -202,8 +205,8 @@ def render_markdown(results: dict[str, Any]) -> str:
     """Paste-able Markdown: one table per data set, then the verdicts."""
     parts = ["# Release gate leaderboard", ""]
     for dataset in datasets_in(results):
-        header, body = _table(results, dataset)
-        parts += [f"## {dataset} ({_role(results, dataset)})", ""]
+        header, body = leaderboard_table(results, dataset)
+        parts += [f"## {dataset} ({dataset_role(results, dataset)})", ""]
         parts.append("| " + " | ".join(header) + " |")
         parts.append("|" + "|".join("---" if i == 1 else "---:" for i in range(len(header))) + "|")
         parts += ["| " + " | ".join(row) + " |" for row in body]
@@ -224,12 +227,14 @@ def render_markdown(results: dict[str, Any]) -> str:
     return "\n".join(parts) + "\n"
 
 
-def verdict_reason(checkpoint: dict[str, Any], lead: str = "") -> str:
-    """The first failing check and the first line of its message, or nothing for a pass."""
+def verdict_reason(checkpoint: dict[str, Any], lead: str = "", limit: int = MAX_REASON) -> str:
+    """The first failing check and its message in one line of at most `limit` characters (the
+    message's whitespace, line breaks included, collapsed to single spaces), or nothing for a
+    pass."""
     first = checkpoint.get("first_failure")
     if not first:
         return ""
-    message = " ".join(line.strip() for line in (first["message"] or first["outcome"]).splitlines())
-    if len(message) > MAX_REASON:
-        message = message[: MAX_REASON - 3] + "..."
-    return f"{lead}{first['check']} {first['outcome']}: {message}"
+    message = " ".join((first.get("message") or first.get("outcome") or "").split())
+    if len(message) > limit:
+        message = message[: limit - 3] + "..."
+    return f"{lead}{first.get('check')} {first.get('outcome')}: {message}"

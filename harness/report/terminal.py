@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import textwrap
 from typing import Any
 
 from harness.report.leaderboard import render_text, verdict_reason
-
-WIDTH = 100
+from harness.report.plaintext import wrap
+from harness.run.verdicts import unsound_checks
 
 
 def render_summary(results: dict[str, Any], report_path: str | None = None) -> str:
@@ -15,14 +14,11 @@ def render_summary(results: dict[str, Any], report_path: str | None = None) -> s
     env = results["environment"]
     versions = ", ".join(f"{k.replace('_', '-')} {v}" for k, v in env["versions"].items())
     lines = [f"device: {env['device_note']}   dtype: {env['dtype']}"]
-    lines += textwrap.wrap(f"versions: {versions}", WIDTH, subsequent_indent="  ")
+    lines += wrap(f"versions: {versions}", "  ")
     lines += ["", render_text(results), ""]
     for name, error in results["missing_reference_datasets"].items():
-        lines += textwrap.wrap(
-            f"reference data set '{name}' was not evaluated: {error.splitlines()[0]}",
-            WIDTH,
-            subsequent_indent="  ",
-        )
+        first_line = error.splitlines()[0]
+        lines += wrap(f"reference data set '{name}' was not evaluated: {first_line}", "  ")
     for dataset in results.get("datasets", []):  # noted, never failing on their own
         notes = []
         if dataset.get("duplicate_pairs"):
@@ -33,60 +29,50 @@ def render_summary(results: dict[str, Any], report_path: str | None = None) -> s
                 "(truncated when encoded)"
             )
         if notes:
-            lines += textwrap.wrap(
-                f"data set '{dataset['name']}': {'; '.join(notes)}", WIDTH, subsequent_indent="  "
-            )
+            lines += wrap(f"data set '{dataset['name']}': {'; '.join(notes)}", "  ")
     for event in results.get("encode_events", []):  # out of GPU memory: the batch size halved
-        lines += textwrap.wrap(event["message"], WIDTH, subsequent_indent="  ")
+        lines += wrap(event["message"], "  ")
     for checkpoint in results["checkpoints"]:
         head = f"{checkpoint['verdict']:<8} {checkpoint['name']}"
         reason = verdict_reason(checkpoint)
-        lines += textwrap.wrap(
-            head + (f": {reason}" if reason else ""), WIDTH, subsequent_indent="         "
-        )
+        lines += wrap(head + (f": {reason}" if reason else ""), "         ")
         if checkpoint.get("change_profile"):
-            lines += textwrap.wrap(
-                profile_line(checkpoint["change_profile"]),
-                WIDTH,
-                initial_indent="         ",
-                subsequent_indent="           ",
+            lines += wrap(
+                profile_line(checkpoint["change_profile"]), "           ", first="         "
             )
     if results["not_applicable"]:
         lines.append("not applicable (not run, not counted as passed):")
         lines += [
             f"  {n['check']}[{n['checkpoint']}]: {n['reason']}" for n in results["not_applicable"]
         ]
-    unsound = [
-        c
-        for ckpt in results["checkpoints"]
-        for c in ckpt["checks"]
-        if c["outcome"] in ("skipped", "error")
-    ]
-    if unsound:
-        lines.append(
-            f"FAILED CLOSED: {len(unsound)} gate test(s) were skipped or errored; "
-            "a gate that did not run a check cannot pass it"
-        )
+    failed_closed = failed_closed_note(results)
+    if failed_closed:
+        lines.append(failed_closed)
     if not results.get("complete", True):
         lines.append("INCOMPLETE: the verdicts do not cover everything the gate must check:")
         for reason in results["incomplete_reasons"]:
-            lines += textwrap.wrap(
-                reason,
-                WIDTH,
-                initial_indent="  - ",
-                subsequent_indent="    ",
-                break_long_words=False,  # paths stay whole
-                break_on_hyphens=False,
+            lines += wrap(  # paths stay whole
+                reason, "    ", first="  - ", break_on_hyphens=False, break_long_words=False
             )
     if report_path:
         lines.append(f"report: {report_path}")
     return "\n".join(lines)
 
 
+def failed_closed_note(results: dict[str, Any]) -> str | None:
+    """The line that says gate tests were skipped or errored, or None if every one ran."""
+    unsound = unsound_checks(results["checkpoints"])
+    if not unsound:
+        return None
+    return (
+        f"FAILED CLOSED: {len(unsound)} gate test(s) were skipped or errored; "
+        "a gate that did not run a check cannot pass it"
+    )
+
+
 def profile_line(profile: dict[str, Any]) -> str:
     """results.json's `change_profile` (harness.checkpoint.change_profile) in one line: how many
-    adapted modules
-    changed, and the smallest and largest relative update."""
+    adapted modules changed, and the smallest and largest relative update."""
     n, changed = profile.get("n_modules", 0), profile.get("n_changed", 0)
     if not n:
         return "change profile: no adapted module found"

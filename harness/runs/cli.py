@@ -1,7 +1,9 @@
 """`python -m harness`: command-line tools around gate runs (the gate itself runs under pytest).
 
-    python -m harness compare OLD NEW          what changed between two runs (1: a regression)
-    python -m harness merge --out DIR RUN...   one report from the report folders of N shards
+    python -m harness compare OLD NEW            what changed between two runs (1: a regression)
+    python -m harness combine --out DIR RUN...   one report from the report folders of N shards
+
+`merge` is the deprecated name of `combine`: it says so on stderr, then does the same.
 """
 
 from __future__ import annotations
@@ -30,38 +32,55 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("old", metavar="OLD", help="earlier run: results.json or report folder")
     compare.add_argument("new", metavar="NEW", help="later run: results.json or report folder")
     compare.set_defaults(handler=_compare)
-    merge = commands.add_parser(
-        "merge",
-        help="combine the report folders of several shards into one report "
-        "(exit 0 all promoted, 1 otherwise, 2 unreadable or disagreeing input)",
-        description="Merge the report folders of N shards (`pytest -m gpu --shard K/N`) into one "
+    description = (
+        "Combine the report folders of N shards (`pytest -m gpu --shard K/N`) into one "
         "results.json, leaderboard, verdicts and report.html, as one run over all checkpoints "
         "would have written them. Refuses shards that disagree on configuration, data "
-        "fingerprints or baselines.",
+        "fingerprints or baselines."
     )
-    merge.add_argument("runs", nargs="+", metavar="RUN", help="a shard's report folder")
-    merge.add_argument("--out", required=True, metavar="DIR", help="report directory to write")
-    merge.set_defaults(handler=_merge)
+    for name, help_text, handler in (
+        (
+            "combine",
+            "combine the report folders of several shards into one report "
+            "(exit 0 all promoted, 1 otherwise, 2 unreadable or disagreeing input)",
+            _combine,
+        ),
+        ("merge", "deprecated name of `combine`", _merge),
+    ):
+        command = commands.add_parser(name, help=help_text, description=description)
+        command.add_argument("runs", nargs="+", metavar="RUN", help="a shard's report folder")
+        command.add_argument(
+            "--out", required=True, metavar="DIR", help="report directory to write"
+        )
+        command.set_defaults(handler=handler)
     return parser
 
 
 def _merge(args: argparse.Namespace) -> int:
+    print(
+        "`python -m harness merge` is deprecated: use `python -m harness combine`", file=sys.stderr
+    )
+    return _combine(args)
+
+
+def _combine(args: argparse.Namespace) -> int:
     from datetime import UTC, datetime
     from pathlib import Path
 
     from harness.errors import GateInputError
     from harness.report.folder import write_report
     from harness.report.terminal import render_summary
-    from harness.runs.combine import merge_runs
+    from harness.run.verdicts import PROMOTE
+    from harness.runs.combine import combine_runs
 
     try:
-        results, arrays = merge_runs(args.runs)
+        results, arrays = combine_runs(args.runs)
     except GateInputError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     folder = write_report(results, arrays, Path(args.out), when=datetime.now(UTC))
     print(render_summary(results, str(folder)))
-    promoted = all(c["verdict"] == "PROMOTE" for c in results["checkpoints"])
+    promoted = all(c["verdict"] == PROMOTE for c in results["checkpoints"])
     return 0 if promoted and results.get("complete", True) and results["checkpoints"] else 1
 
 

@@ -1,4 +1,4 @@
-"""Merge the report folders of several gate runs (xdist workers, CI shards) into one report.
+"""Combine the report folders of several gate runs (xdist workers, CI shards) into one report.
 
 The runs must agree on what they measured against: the same gate.toml, the same data
 (fingerprints) and the same baselines (weights fingerprints and identical evaluations).
@@ -8,6 +8,7 @@ Each checkpoint may come from one run only.
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -15,27 +16,8 @@ from typing import Any
 import numpy as np
 
 from harness.errors import GateInputError
-from harness.report.folder import ARRAYS, RESULTS
+from harness.report.folder import read_report
 from harness.run.verdicts import sorted_checks, verdict_of
-
-
-def read_run(folder: str | Path) -> tuple[Path, dict[str, Any], dict[str, np.ndarray]]:
-    """A report folder's results.json and scores.npz (a results.json path is accepted too)."""
-    path = Path(folder)
-    if path.name == RESULTS:
-        path = path.parent
-    results_file = path / RESULTS
-    try:
-        results = json.loads(results_file.read_text(encoding="utf-8"))
-        with np.load(path / ARRAYS) as data:
-            arrays = {key: data[key] for key in data.files}
-    except (OSError, ValueError) as exc:
-        raise GateInputError(
-            results_file,
-            f"is not a readable gate report ({exc})",
-            "pass report folders of `pytest -m gpu` runs (each holds results.json and scores.npz)",
-        ) from exc
-    return path, results, arrays
 
 
 def _agree(what: str, values: dict[Path, Any]) -> None:
@@ -47,7 +29,7 @@ def _agree(what: str, values: dict[Path, Any]) -> None:
         raise GateInputError(
             next(iter(values)),
             f"the runs disagree on {what}:\n{listing}",
-            "merge only shards of one nightly run: same gate.toml, data and baselines",
+            "combine only shards of one nightly run: same gate.toml, data and baselines",
         )
 
 
@@ -58,7 +40,7 @@ def _datasets_key(results: dict[str, Any]) -> list[Any]:
     ]
 
 
-def merge_runs(
+def combine_runs(
     folders: list[str | Path], *, split_checkpoints: bool = False
 ) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """One results document and one array set from several runs' report folders.
@@ -67,8 +49,8 @@ def merge_runs(
     its checks are joined and its verdict recomputed. Shards must be disjoint.
     """
     if not folders:
-        raise GateInputError("merge", "no report folders were given", "pass one folder per shard")
-    runs = [read_run(folder) for folder in folders]
+        raise GateInputError("combine", "no report folders were given", "pass one folder per shard")
+    runs = [read_report(folder) for folder in folders]
     for what, key in (
         ("the schema version", lambda r: r["schema_version"]),
         (
@@ -98,7 +80,7 @@ def merge_runs(
                 raise GateInputError(
                     path,
                     f"checkpoint '{checkpoint['name']}' was gated by more than one run",
-                    "merge disjoint shards (each checkpoint in one --shard K/N only)",
+                    "combine disjoint shards (each checkpoint in one --shard K/N only)",
                 )
         for evaluation in results["evaluations"]:
             pair = (evaluation["model"], evaluation["dataset"])
@@ -147,10 +129,10 @@ def _join(first: dict[str, Any], second: dict[str, Any]) -> dict[str, Any]:
 
 
 def _summed(counts: Iterable[dict[str, int]]) -> dict[str, int]:
-    total: dict[str, int] = {}
+    """The counts added up key by key, keys sorted."""
+    total: Counter[str] = Counter()
     for count in counts:
-        for key, value in count.items():
-            total[key] = total.get(key, 0) + value
+        total.update(count)
     return dict(sorted(total.items()))
 
 

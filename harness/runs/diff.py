@@ -17,72 +17,21 @@ Exit status: 0 nothing regressed, 1 a regression, 2 unreadable input.
 
 from __future__ import annotations
 
-import json
 import math
 import sys
-import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from harness.errors import GateInputError
 from harness.quality.metrics import METRICS
-
-WIDTH = 100
-RESULTS = "results.json"
-REQUIRED = ("checkpoints", "evaluations", "datasets")
+from harness.report.folder import read_results
+from harness.report.leaderboard import verdict_reason
+from harness.report.plaintext import wrap
+from harness.run.verdicts import PROMOTE
 
 EXIT_OK, EXIT_REGRESSION, EXIT_UNREADABLE = 0, 1, 2
-
-
-class ResultsError(GateInputError):
-    """A results.json (or report folder) that cannot be compared."""
-
-
-def load_results(path: str | Path) -> tuple[Path, dict[str, Any]]:
-    """A run's results.json, given the file or its report folder; ResultsError if unusable."""
-    path = Path(path)
-    if path.is_dir():
-        path = path / RESULTS
-        if not path.is_file():
-            raise ResultsError(path.parent, f"this folder has no {RESULTS}",
-                               "pass a report folder (e.g. reports/latest) or a results.json")
-    if not path.is_file():
-        raise ResultsError(path, "no such file or folder",
-                           "pass a report folder (e.g. reports/latest) or its results.json")
-    try:
-        document = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise ResultsError(path, f"not valid JSON: {exc.msg} (column {exc.colno})",
-                           "pass the results.json a gate run wrote, unedited",
-                           line=exc.lineno) from exc
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ResultsError(path, f"cannot be read: {exc}",
-                           "check the path and its permissions") from exc
-    problem = _shape_problem(document)
-    if problem:
-        raise ResultsError(path, f"not a gate results.json: {problem}",
-                           "pass the results.json a gate run wrote (in its report folder)")
-    return path, document
-
-
-def _shape_problem(document: Any) -> str | None:
-    """What keeps `document` from being compared, or None."""
-    if not isinstance(document, dict):
-        return f"the top level is a {type(document).__name__}, not an object"
-    missing = [key for key in REQUIRED if not isinstance(document.get(key), list)]
-    if missing:
-        return f"no list {', '.join(repr(k) for k in missing)}"
-    for key, needs in (("checkpoints", ("name", "verdict")), ("datasets", ("name",)),
-                       ("evaluations", ("model", "dataset", "metrics"))):
-        for index, row in enumerate(document[key]):
-            if not isinstance(row, dict) or any(n not in row for n in needs):
-                return f"{key}[{index}] lacks {', '.join(needs)}"
-            if key == "evaluations" and not all(
-                isinstance(m, dict) for m in row["metrics"].values()
-            ):
-                return f"{key}[{index}].metrics is not a table of metrics"
-    return None
+REASON = 120  # characters of a new verdict's first failure
 
 
 @dataclass
@@ -184,16 +133,6 @@ def _by_name(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     return {row["name"]: row for row in rows if "name" in row}
 
 
-def _first_failure(checkpoint: dict[str, Any]) -> str:
-    first = checkpoint.get("first_failure")
-    if not first:
-        return ""
-    message = " ".join((first.get("message") or "").split())
-    if len(message) > 120:
-        message = message[:117] + "..."
-    return f" ({first.get('check')} {first.get('outcome')}: {message})"
-
-
 def compare_results(old: dict[str, Any], new: dict[str, Any]) -> Comparison:
     """Every difference between two results.json documents that a reviewer acts on."""
     out = Comparison()
@@ -229,9 +168,9 @@ def compare_results(old: dict[str, Any], new: dict[str, Any]) -> Comparison:
         before, after = old_ckpts[name], new_ckpts[name]
         was, now = before.get("verdict"), after.get("verdict")
         if was != now:
-            text = f"{name}: {was} -> {now}" + (_first_failure(after) if now != "PROMOTE" else "")
-            out.add(Change("verdict", text, regression=was == "PROMOTE",
-                           improvement=now == "PROMOTE"))
+            reason = verdict_reason(after, limit=REASON) if now != PROMOTE else ""
+            text = f"{name}: {was} -> {now}" + (f" ({reason})" if reason else "")
+            out.add(Change("verdict", text, regression=was == PROMOTE, improvement=now == PROMOTE))
         if before.get("fingerprint") != after.get("fingerprint"):
             out.other.append(f"checkpoint {name}: files changed (fingerprint "
                              f"{_short(before.get('fingerprint'))} -> "
@@ -284,7 +223,7 @@ def _context_changes(old: dict[str, Any], new: dict[str, Any], out: Comparison) 
 
 
 def render(comparison: Comparison, old_path: Path, new_path: Path) -> str:
-    """The comparison as plain text, at most WIDTH columns."""
+    """The comparison as plain text, at most `harness.report.plaintext.WIDTH` columns."""
     lines = _wrap(f"old: {old_path}", "     ") + _wrap(f"new: {new_path}", "     ")
     if comparison.unchanged:
         return "\n".join([*lines, "no change: same verdicts, metrics, checkpoints and data sets"])
@@ -313,15 +252,15 @@ def render(comparison: Comparison, old_path: Path, new_path: Path) -> str:
 
 
 def _wrap(text: str, indent: str) -> list[str]:
-    return textwrap.wrap(text, WIDTH, subsequent_indent=indent, break_on_hyphens=False,
-                         break_long_words=True) or [""]
+    """Wrapped, never at a hyphen: hyphenated names stay whole unless longer than a line."""
+    return wrap(text, indent, break_on_hyphens=False)
 
 
 def main(old: str, new: str) -> int:
     """Print the comparison; the exit status (0 ok, 1 regression, 2 unreadable input)."""
     try:
-        old_path, old_doc = load_results(old)
-        new_path, new_doc = load_results(new)
+        old_path, old_doc = read_results(old)
+        new_path, new_doc = read_results(new)
         comparison = compare_results(old_doc, new_doc)
     except GateInputError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -15,6 +15,7 @@ from typing import Any
 
 from harness.checkpoint.fingerprints import directory_fingerprint
 from harness.checkpoint.load import LoadedCandidate
+from harness.run.verdicts import PROMOTE
 
 RECORD = "gate-record.json"
 
@@ -46,7 +47,7 @@ def promote(results: dict[str, Any], staging_dir: Path, promote_to: Path) -> lis
     promote_to.mkdir(parents=True, exist_ok=True)
     for checkpoint in results["checkpoints"]:
         staged = staging_dir / safe_name(checkpoint["name"])
-        if checkpoint["verdict"] != "PROMOTE" or not staged.is_dir():
+        if checkpoint["verdict"] != PROMOTE or not staged.is_dir():
             continue
         record = {
             "checkpoint": checkpoint,

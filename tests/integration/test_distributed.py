@@ -1,4 +1,6 @@
-"""One report, however the run is split: serial, `-n 2` workers, or `--shard K/N` + merge.
+"""One report, however the run is split: serial, `-n 2` workers, or `--shard K/N` + combine.
+(What combining refuses, sums and recomputes is unit-tested on built documents:
+tests/unit/test_combine.py.)
 
 And promotion: a checkpoint that passed every gate test is copied, merged, with its
 fingerprint; one that failed anything never is.
@@ -16,8 +18,9 @@ from sentence_transformers import SentenceTransformer
 
 from harness.checkpoint.discover import shard_index
 from harness.checkpoint.fingerprints import directory_fingerprint
+from harness.report.folder import read_report
 from harness.runs.cli import main
-from harness.runs.combine import read_run, stable
+from harness.runs.combine import stable
 
 pytestmark = pytest.mark.slow
 
@@ -54,7 +57,7 @@ def workers_of_each_checkpoint(lines: list[str]) -> dict[str, set[str]]:
     return dict(workers)
 
 
-def test_serial_workers_and_merged_shards_give_the_same_report(project):
+def test_serial_workers_and_combined_shards_give_the_same_report(project):
     serial = run_gate(project)
     assert [c["name"] for c in serial["checkpoints"]] == list(NAMES)
     assert {c["verdict"] for c in serial["checkpoints"]} == {"PROMOTE"}
@@ -76,26 +79,9 @@ def test_serial_workers_and_merged_shards_give_the_same_report(project):
         shard = run_gate(project, f"--shard={k}/2", report_dir=out)
         assert [c["name"] for c in shard["checkpoints"]] == expected
         shards.append(out / "latest")
-    assert main(["merge", "--out", str(project.path / "merged"), *map(str, shards)]) == 0
-    _, merged, _ = read_run(project.path / "merged" / "latest")
-    assert stable(merged) == stable(serial)
-
-
-def test_merge_refuses_shards_of_different_configurations(project, tmp_path):
-    first = run_gate(project, "--shard=1/1", report_dir=tmp_path / "a")
-    assert first["checkpoints"]
-    project.set_config("n_resamples = 200", "n_resamples = 300")
-    run_gate(project, "--shard=1/1", report_dir=tmp_path / "b")
-    code = main(
-        [
-            "merge",
-            "--out",
-            str(tmp_path / "m"),
-            str(tmp_path / "a" / "latest"),
-            str(tmp_path / "b" / "latest"),
-        ]
-    )
-    assert code == 2
+    assert main(["combine", "--out", str(project.path / "combined"), *map(str, shards)]) == 0
+    _, combined, _ = read_report(project.path / "combined" / "latest")
+    assert stable(combined) == stable(serial)
 
 
 def test_only_a_checkpoint_that_passed_everything_is_promoted(project, tmp_path):

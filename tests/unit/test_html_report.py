@@ -15,7 +15,7 @@ from results_factory import GRADED, LABELS, build
 
 from harness.report.folder import HTML, write_report
 from harness.report.html import render_html
-from harness.report.leaderboard import _table
+from harness.report.leaderboard import leaderboard_table
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -100,7 +100,7 @@ def test_the_page_shows_thresholds_confusion_leaderboard_and_environment(full):
 
     assert f"poor at threshold {poor['threshold']['value']:.4f}" in text
     assert f"TN {tn} (" in text and f"FP {fp} (" in text and f"TP {tp} (" in text
-    header, body = _table(results, "sts")
+    header, body = leaderboard_table(results, "sts")
     for row in body:  # the leaderboard's own rows, cell for cell
         assert " ".join(row) in text
     assert " ".join(header) in text

@@ -23,11 +23,9 @@ from harness.quality.metrics import (
     Confusion,
     MetricSpec,
     ThresholdPolicy,
-    best_accuracy_threshold,
     best_f1_threshold,
     correlation_metrics,
     cosine_scores,
-    fp_rate_at_recall,
     ranking_metrics,
     recall_threshold,
     threshold_metrics,
@@ -150,17 +148,6 @@ def test_confusion_matrix_layout() -> None:
     assert c.n == 10
 
 
-def test_best_accuracy_threshold_is_a_midpoint() -> None:
-    # Groups high to low: 0.9 (acc 3/4), {0.8, 0.8} (acc 3/4, not better), 0.3 (acc 2/4).
-    assert best_accuracy_threshold([0.9, 0.8, 0.8, 0.3], [1, 1, 0, 0]) == pytest.approx(0.85)
-
-
-def test_best_accuracy_threshold_can_be_everything_negative() -> None:
-    t = best_accuracy_threshold([0.9, 0.1], [0, 0])
-    assert t > 0.9 and t == np.nextafter(0.9, np.inf)
-    assert threshold_metrics([0.9, 0.1], [0, 0], t)["accuracy"] == 1.0
-
-
 def test_best_f1_threshold_by_hand() -> None:
     assert best_f1_threshold([0.9, 0.7, 0.5, 0.1], [1, 1, 0, 0]) == pytest.approx(0.6)
     # The last group wins -> the lowest score itself, not a midpoint.
@@ -179,8 +166,8 @@ def test_midpoint_is_computed_in_the_scores_dtype() -> None:
 
 def test_rounded_midpoint_never_includes_the_next_group() -> None:
     s = np.array([1.0, np.nextafter(1.0, 0.0)])
-    for t in (best_accuracy_threshold(s, [1, 0]), best_f1_threshold(s, [1, 0])):
-        assert threshold_metrics(s, [1, 0], t)["accuracy"] == 1.0
+    t = best_f1_threshold(s, [1, 0])
+    assert threshold_metrics(s, [1, 0], t)["accuracy"] == 1.0
 
 
 def test_recall_threshold_by_hand() -> None:
@@ -189,9 +176,6 @@ def test_recall_threshold_by_hand() -> None:
     assert recall_threshold(scores, labels, 1 / 3) == 0.9
     assert recall_threshold(scores, labels, 0.5) == 0.7
     assert recall_threshold(scores, labels, 1.0) == 0.6
-    assert fp_rate_at_recall(scores, labels, 1 / 3) == 0.0
-    assert fp_rate_at_recall(scores, labels, 0.5) == 0.5
-    assert fp_rate_at_recall(scores, labels, 1.0) == 0.5
 
 
 @pytest.mark.parametrize("target", [0.0, -0.1, 1.01])
@@ -256,7 +240,7 @@ def test_metric_registry() -> None:
     assert METRICS["roc_auc"].family == "ranking"
     assert METRICS["mcc"].family == "threshold"
     with pytest.raises(ValueError, match="family"):
-        MetricSpec("x", "other", True, "")  # type: ignore[arg-type]
+        MetricSpec("x", "other", True)  # type: ignore[arg-type]
 
 
 # --------------------------------------------------------------------------- properties
@@ -313,14 +297,11 @@ def test_threshold_metrics_agree_with_sklearn(data, t) -> None:
 
 @FEW
 @given(scored_pairs(min_size=1, both=False))
-def test_chosen_thresholds_are_optimal(data) -> None:
+def test_best_f1_threshold_is_optimal(data) -> None:
     scores, labels = data
     candidates = [*np.unique(scores), np.inf]
-    best_acc = max(threshold_metrics(scores, labels, c)["accuracy"] for c in candidates)
     best_f1 = max(threshold_metrics(scores, labels, c)["f1"] for c in candidates)
-    at_acc = threshold_metrics(scores, labels, best_accuracy_threshold(scores, labels))
     at_f1 = threshold_metrics(scores, labels, best_f1_threshold(scores, labels))
-    assert at_acc["accuracy"] == best_acc
     assert at_f1["f1"] == pytest.approx(best_f1, abs=1e-12)
 
 

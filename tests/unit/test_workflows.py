@@ -30,15 +30,15 @@ def test_pull_requests_run_the_cpu_suite():
     assert ".venv/bin/python -m pytest" in commands(workflow, "tests")
 
 
-def test_nightly_gates_on_gpu_shards_merges_and_compares():
+def test_nightly_gates_on_gpu_shards_combines_and_compares():
     workflow = load("nightly.yml")
     gate = workflow["jobs"]["gate"]
     assert gate["runs-on"] == ["self-hosted", "gpu"]
     assert "--device cuda" in commands(workflow, "gate")
     assert "--shard ${{ matrix.shard }}/" in commands(workflow, "gate")
-    merge = commands(workflow, "merge")
-    assert "python -m harness merge" in merge and "python -m harness compare" in merge
-    steps = workflow["jobs"]["merge"]["steps"]
+    combine = commands(workflow, "combine")
+    assert "python -m harness combine" in combine and "python -m harness compare" in combine
+    steps = workflow["jobs"]["combine"]["steps"]
     assert any("upload-artifact" in step.get("uses", "") for step in steps)
 
 

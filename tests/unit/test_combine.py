@@ -1,0 +1,279 @@
+"""Unit tests for harness.runs.combine and `python -m harness combine` (and `merge`, its
+deprecated name), on report folders written from tests/results_factory.py documents.
+
+A shard here is what `pytest -m gpu --shard K/N` writes for its checkpoints: their checkpoint
+entries, evaluations and arrays, plus the baselines' (every shard evaluates them)."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from results_factory import BOTH, LABELS, build
+
+from harness.errors import GateInputError
+from harness.report.folder import read_report
+from harness.runs.cli import main
+from harness.runs.combine import combine_runs, stable
+
+Run = tuple[dict[str, Any], dict[str, np.ndarray]]
+BASELINE = "base"
+FIRST, SECOND = ("cand-a",), ("cand-b", "cand-c")
+DEPRECATION = "`python -m harness merge` is deprecated: use `python -m harness combine`"
+
+
+@pytest.fixture(scope="module")
+def whole() -> Run:
+    """One run over three candidates (cand-c REJECT) on a gating and a reference data set."""
+    results, arrays = build(
+        candidates={"cand-a": 0.9, "cand-b": 0.8, "cand-c": 0.2},
+        baselines={BASELINE: 0.5},
+        datasets={"sts": BOTH, "pairs": LABELS},
+        rejected={"cand-c": ("beats_baseline[sts]", "does not beat\nthe baseline")},
+    )
+    results["not_applicable"] = [
+        {"check": "test_lora_rank", "checkpoint": name, "reason": "a full model has no adapter"}
+        for name in ("cand-a", "cand-b")
+    ]
+    results["missing_reference_datasets"] = {"legacy": "legacy.tsv: no such file"}
+    return results, arrays
+
+
+def shard_of(run: Run, names: tuple[str, ...], run_block: dict[str, Any]) -> Run:
+    """The part of `run` a shard gating `names` writes, with its own `run` block."""
+    results, arrays = copy.deepcopy(run)
+    models = {*names, BASELINE}
+    results["checkpoints"] = [c for c in results["checkpoints"] if c["name"] in names]
+    results["evaluations"] = [e for e in results["evaluations"] if e["model"] in models]
+    results["not_applicable"] = [n for n in results["not_applicable"] if n["checkpoint"] in names]
+    results["run"] = run_block
+    results["encode_events"] = [{"message": f"batch size halved for {n}"} for n in names]
+    arrays = {
+        key: value
+        for key, value in arrays.items()
+        if key.split("|")[0] in ("gold", "labels") or key.split("|")[1] in models
+    }
+    return results, arrays
+
+
+def save(folder: Path, run: Run) -> Path:
+    """A report folder holding the run's results.json and scores.npz."""
+    results, arrays = run
+    folder.mkdir(parents=True)
+    (folder / "results.json").write_text(json.dumps(results), encoding="utf-8")
+    np.savez_compressed(folder / "scores.npz", **arrays)  # type: ignore[arg-type]
+    return folder
+
+
+RUN_1 = {
+    "started": "2026-01-01T02:00:00+00:00", "finished": "2026-01-01T02:10:00+00:00",
+    "seconds": 600.0, "texts_encoded": {"baseline/base": 240, "cand-a": 240},
+}
+RUN_2 = {
+    "started": "2026-01-01T02:01:00+00:00", "finished": "2026-01-01T02:20:00+00:00",
+    "seconds": 1140.5, "texts_encoded": {"baseline/base": 240, "cand-b": 240, "cand-c": 0},
+}
+
+
+@pytest.fixture
+def shards(tmp_path, whole) -> list[Path]:
+    return [
+        save(tmp_path / "shard-1", shard_of(whole, FIRST, RUN_1)),
+        save(tmp_path / "shard-2", shard_of(whole, SECOND, RUN_2)),
+    ]
+
+
+def edited(folder: Path, edit) -> Path:
+    """`folder`'s results.json changed in place by `edit(results)`."""
+    path = folder / "results.json"
+    results = json.loads(path.read_text(encoding="utf-8"))
+    edit(results)
+    path.write_text(json.dumps(results), encoding="utf-8")
+    return folder
+
+
+def test_shards_combine_into_the_whole_run(shards, whole):
+    results, arrays = combine_runs(shards)
+
+    expected = copy.deepcopy(whole[0])
+    expected["evaluations"].sort(key=lambda e: (e["model"], e["dataset"]))
+    expected["encode_events"] = [
+        {"message": f"batch size halved for {n}"} for n in (*FIRST, *SECOND)
+    ]
+    assert stable(results) == stable(expected)
+    assert [c["verdict"] for c in results["checkpoints"]] == ["PROMOTE", "PROMOTE", "REJECT"]
+    assert list(arrays) == sorted(whole[1])  # every shard's arrays, the baselines' once
+    for key, value in whole[1].items():
+        np.testing.assert_array_equal(arrays[key], value, err_msg=key)
+
+
+def test_counts_and_times_are_summed_over_the_shards(shards):
+    results, _ = combine_runs(shards)
+
+    assert results["run"] == {
+        "started": RUN_1["started"],
+        "finished": RUN_2["finished"],
+        "seconds": 1740.5,
+        "merged_from": [str(folder) for folder in shards],
+        "texts_encoded": {"baseline/base": 480, "cand-a": 240, "cand-b": 240, "cand-c": 0},
+    }
+
+
+def test_one_incomplete_shard_makes_the_combined_run_incomplete(shards):
+    reasons = ["data set 'sts' could not be read", "a gate test was deselected"]
+    edited(shards[1], lambda r: r.update(complete=False, incomplete_reasons=reasons))
+
+    results, _ = combine_runs(shards)
+
+    assert results["complete"] is False
+    assert results["incomplete_reasons"] == reasons
+    edited(shards[0], lambda r: r.update(complete=False, incomplete_reasons=reasons[:1]))
+    assert combine_runs(shards)[0]["incomplete_reasons"] == reasons  # each reason once
+
+
+def _other_config(r):
+    r["config"]["comparison"]["n_resamples"] = 300
+
+
+def _other_data(r):
+    r["datasets"][0]["fingerprint"] = "ff" * 32
+
+
+def _other_baseline_weights(r):
+    r["baselines"][0]["weights_fingerprint"] = "00" * 32
+
+
+def _other_baseline_evaluation(r):
+    evaluation = next(e for e in r["evaluations"] if e["model"] == BASELINE)
+    evaluation["metrics"]["spearman"]["value"] += 0.01
+
+
+@pytest.mark.parametrize(
+    ("edit", "what"),
+    [
+        (_other_config, "the configuration (gate.toml)"),
+        (_other_data, "the data sets (fingerprints)"),
+        (_other_baseline_weights, "the baselines (weights fingerprints)"),
+        (_other_baseline_evaluation, "the baseline evaluation ('base', 'sts')"),
+        (lambda r: r.update(schema_version=2), "the schema version"),
+    ],
+)
+def test_disagreeing_shards_are_refused_naming_the_folder(shards, edit, what):
+    edited(shards[1], edit)
+
+    with pytest.raises(GateInputError) as refused:
+        combine_runs(shards)
+
+    message = str(refused.value)
+    assert f"the runs disagree on {what}" in message
+    assert str(shards[1]) in message
+    assert "fix: combine only shards of one nightly run" in message
+
+
+def test_shards_may_read_gate_toml_from_different_paths(shards):
+    edited(shards[1], lambda r: r["config"].update(path="/elsewhere/gate.toml"))
+
+    results, _ = combine_runs(shards)
+
+    assert len(results["checkpoints"]) == 3
+
+
+def test_a_checkpoint_gated_by_two_shards_is_refused(tmp_path, whole, shards):
+    again = save(tmp_path / "again", shard_of(whole, FIRST, RUN_2))
+
+    with pytest.raises(GateInputError) as refused:
+        combine_runs([*shards, again])
+
+    assert str(again) in str(refused.value)
+    assert "checkpoint 'cand-a' was gated by more than one run" in str(refused.value)
+
+
+def test_workers_sharing_a_checkpoint_are_joined_and_its_verdict_recomputed(tmp_path, whole):
+    def worker(name: str, check: str, outcome: str, profile: dict | None) -> Path:
+        results, arrays = shard_of(whole, FIRST, RUN_1)
+        entry = {"check": check, "outcome": outcome, "message": f"{check} {outcome}"}
+        failed = outcome != "passed"
+        results["checkpoints"][0].update(
+            checks=[entry], verdict="REJECT" if failed else "PROMOTE",
+            first_failure=entry if failed else None, change_profile=profile,
+        )
+        return save(tmp_path / name, (results, arrays))
+
+    profile = {"n_modules": 12, "n_changed": 12}
+    first = worker("gw0", "test_z_last", "passed", None)
+    second = worker("gw1", "test_a_first", "failed", profile)
+    third = worker("gw2", "test_m_middle", "error", None)
+
+    results, _ = combine_runs([first, second, third], split_checkpoints=True)
+
+    (joined,) = results["checkpoints"]
+    checks = [c["check"] for c in joined["checks"]]
+    assert checks == ["test_a_first", "test_m_middle", "test_z_last"]
+    assert joined["verdict"] == "REJECT"  # not gw0's PROMOTE: recomputed over all checks
+    assert joined["first_failure"]["check"] == "test_a_first"  # by name, not by worker
+    assert joined["change_profile"] == profile  # the worker that has one
+    results, _ = combine_runs([third, first], split_checkpoints=True)
+    assert results["checkpoints"][0]["first_failure"]["check"] == "test_m_middle"
+
+
+def test_unreadable_input_is_refused_naming_the_file(tmp_path, whole, shards):
+    (shards[1] / "scores.npz").unlink()
+    with pytest.raises(GateInputError) as no_arrays:
+        combine_runs(shards)
+    assert str(shards[1] / "scores.npz") in str(no_arrays.value)
+
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(GateInputError) as no_results:
+        combine_runs([shards[0], empty])
+    assert f"{empty}: this folder has no results.json" in str(no_results.value)
+
+    with pytest.raises(GateInputError, match="no report folders were given"):
+        combine_runs([])
+
+
+def test_a_results_json_path_stands_for_its_folder(shards):
+    results, _ = combine_runs([shards[0] / "results.json", shards[1]])
+
+    assert results["run"]["merged_from"] == [str(folder) for folder in shards]
+
+
+def test_the_command_writes_one_report_and_exits_by_the_verdicts(tmp_path, shards, capsys):
+    status = main(["combine", "--out", str(tmp_path / "out"), *map(str, shards)])
+
+    out = capsys.readouterr()
+    assert status == 1  # cand-c is rejected
+    assert DEPRECATION not in out.err
+    assert "REJECT   cand-c: beats_baseline[sts] failed: does not beat the baseline" in out.out
+    folder, written, _ = read_report(tmp_path / "out" / "latest")
+    assert written == combine_runs(shards)[0]
+    assert (folder / "report.html").is_file() and (folder / "leaderboard.md").is_file()
+
+    promoted = main(["combine", "--out", str(tmp_path / "first"), str(shards[0])])
+    assert promoted == 0
+
+
+def test_the_command_exits_2_on_disagreeing_shards(tmp_path, shards, capsys):
+    edited(shards[1], _other_data)
+
+    status = main(["combine", "--out", str(tmp_path / "out"), *map(str, shards)])
+
+    assert status == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and str(shards[0]) in err and str(shards[1]) in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_merge_is_the_deprecated_name_of_combine(tmp_path, shards, capsys):
+    status = main(["merge", "--out", str(tmp_path / "out"), *map(str, shards)])
+
+    out = capsys.readouterr()
+    assert status == 1
+    assert DEPRECATION in out.err
+    assert "REJECT   cand-c" in out.out
+    _, written, _ = read_report(tmp_path / "out" / "latest")
+    assert written == combine_runs(shards)[0]
