@@ -13,9 +13,10 @@ from harness.pytest_plugin.collection import UNUSABLE
 from harness.pytest_plugin.session import gate, started_gate
 from harness.pytest_plugin.xdist import partials_dir, worker_id
 from harness.report.document import build_results, score_arrays
-from harness.report.folder import write_report
+from harness.report.folder import write_data, write_report
 from harness.report.terminal import render_summary
 from harness.run.outcomes import CheckOutcome
+from harness.run.verdicts import ERROR, FAILED, PASSED, SKIPPED
 from harness.runs.combine import combine_runs
 from harness.runs.promotion import promote, staging_dir
 
@@ -40,14 +41,14 @@ class GateRecorder:
         if not check:
             return
         if report.skipped:
-            outcome = "skipped"
+            outcome = SKIPPED
         elif report.failed:
-            outcome = "failed" if report.when == "call" else "error"
+            outcome = FAILED if report.when == "call" else ERROR
         elif report.when == "call":
-            outcome = "passed"
+            outcome = PASSED
         else:
             return
-        message = "" if outcome == "passed" else _message(report)
+        message = "" if outcome == PASSED else _message(report)
         gate(self.config).outcomes.record(
             report.nodeid, CheckOutcome(check[0], check[1], outcome, message)
         )
@@ -77,11 +78,10 @@ class GateRecorder:
                 finished=finished,
                 gated_only=True,
             )
-            write_report(
+            write_data(
                 results,
                 score_arrays(context, gate_session.findings),
                 partials_dir(self.config) / worker,
-                when=finished,
             )
             return
         controller = self.config.pluginmanager.get_plugin("release-gate-xdist")

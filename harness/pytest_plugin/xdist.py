@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from harness.report.folder import RESULTS
+
 PARTIALS = "gate_partials_dir"
 LOADGROUP = "gate_loadgroup"
 UNGROUPED = "gate_ungrouped"
@@ -83,7 +85,9 @@ class XdistController:
         return UNGROUPED_WARNING.format(pytest=pytest.__version__) if self.ungrouped else None
 
     def worker_reports(self) -> list[Path]:
-        return sorted(p / "latest" for p in self.partials.iterdir() if (p / "latest").is_dir())
+        """Each worker's results.json and scores.npz (no rendered report: the controller
+        renders the combined run once)."""
+        return sorted(p for p in self.partials.iterdir() if (p / RESULTS).is_file())
 
 
 @pytest.hookimpl(tryfirst=True)

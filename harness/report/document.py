@@ -18,7 +18,7 @@ from harness.quality.evaluate import LoadedDataset
 from harness.run.context import RunContext
 from harness.run.findings import Findings
 from harness.run.outcomes import Outcomes, incomplete_reasons
-from harness.run.verdicts import verdict_of
+from harness.run.verdicts import NOT_GATED, verdict_of
 from harness.throughput.measure import sentences_per_second_by_model
 
 SCHEMA_VERSION = 1
@@ -55,7 +55,7 @@ def _checkpoints(
         checks = outcomes.checks_of(checkpoint.name)
         if gated_only and not checks:
             continue  # an xdist worker reports only the checkpoints it gated
-        verdict, first_failure = verdict_of(checks) if checks else ("NOT GATED", None)
+        verdict, first_failure = verdict_of(checks) if checks else (NOT_GATED, None)
         profile = findings.change_profiles.get(checkpoint.name)
         throughput = findings.throughput.get(checkpoint.name)
         rows.append(

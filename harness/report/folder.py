@@ -40,19 +40,34 @@ def write_report(
     while final.exists():
         suffix += 1
         final = report_dir / f"{stamp}-{suffix}"
-    staging = Path(tempfile.mkdtemp(prefix=".partial-", dir=report_dir))
+    _write_atomically(final, results, arrays, rendered=True)
+    _point_latest(report_dir, final)
+    return final
+
+
+def write_data(results: dict[str, Any], arrays: dict[str, np.ndarray], folder: Path) -> Path:
+    """Only results.json and scores.npz, atomically into the new `folder`: an xdist worker's
+    share, which the controller combines and renders once."""
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    _write_atomically(folder, results, arrays, rendered=False)
+    return folder
+
+
+def _write_atomically(
+    final: Path, results: dict[str, Any], arrays: dict[str, np.ndarray], *, rendered: bool
+) -> None:
+    staging = Path(tempfile.mkdtemp(prefix=".partial-", dir=final.parent))
     try:
         document = json.dumps(results, indent=2, sort_keys=False) + "\n"
         (staging / RESULTS).write_text(document, encoding="utf-8")
-        (staging / LEADERBOARD).write_text(render_markdown(results), encoding="utf-8")
         np.savez_compressed(staging / ARRAYS, **arrays)  # type: ignore[arg-type]
-        (staging / HTML).write_text(render_html(results, arrays), encoding="utf-8")
+        if rendered:
+            (staging / LEADERBOARD).write_text(render_markdown(results), encoding="utf-8")
+            (staging / HTML).write_text(render_html(results, arrays), encoding="utf-8")
         os.replace(staging, final)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    _point_latest(report_dir, final)
-    return final
 
 
 def _point_latest(report_dir: Path, target: Path) -> None:

@@ -32,6 +32,7 @@ from harness.report.leaderboard import (  # noqa: E402
     verdict_reason,
 )
 from harness.report.terminal import failed_closed_note, profile_line  # noqa: E402
+from harness.run.findings import not_measured  # noqa: E402
 from harness.run.verdicts import PROMOTE, REJECT  # noqa: E402
 
 DPI = 90
@@ -417,8 +418,10 @@ def _probe_section(results: dict[str, Any], arrays: dict[str, np.ndarray]) -> st
     for ckpt in results.get("checkpoints", []):
         distances = _array(arrays, f"probe_distance|{ckpt.get('name')}")
         if distances is None:
+            why = (not_measured("probe_distances") if ckpt.get("kind") == "adapter"
+                   else ckpt.get("kind", "checkpoint"))
             parts.append(f'<p class="note">{e(ckpt.get("name"))}: no probe distances '
-                         f"({e(ckpt.get('kind', 'checkpoint'))}).</p>")
+                         f"({e(why)}).</p>")
             continue
         found = True
         caption = (f"{distances.size} sentences: mean {distances.mean():.3e}, median "
@@ -432,6 +435,9 @@ def _probe_section(results: dict[str, Any], arrays: dict[str, np.ndarray]) -> st
             found = True
             parts.append(_figure(_profile_plot(ckpt["name"], profile),
                                  f"change profile of {ckpt['name']}", profile_line(profile)))
+        elif profile is None and ckpt.get("kind") == "adapter":
+            parts.append(f'<p class="note">{e(ckpt.get("name"))}: no change profile '
+                         f'({e(not_measured("change_profile"))}).</p>')
     return "\n".join(parts) if found or len(parts) > 1 else ""
 
 

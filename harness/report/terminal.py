@@ -6,6 +6,7 @@ from typing import Any
 
 from harness.report.leaderboard import render_text, verdict_reason
 from harness.report.plaintext import wrap
+from harness.run.findings import not_measured
 from harness.run.verdicts import unsound_checks
 
 
@@ -40,6 +41,8 @@ def render_summary(results: dict[str, Any], report_path: str | None = None) -> s
             lines += wrap(
                 profile_line(checkpoint["change_profile"]), "           ", first="         "
             )
+        elif checkpoint.get("kind") == "adapter":
+            lines.append(f"         change profile: {not_measured('change_profile')}")
     if results["not_applicable"]:
         lines.append("not applicable (not run, not counted as passed):")
         lines += [

@@ -40,3 +40,8 @@ class Findings:
 
     def evaluation(self, model: str, dataset: str) -> Evaluation | None:
         return self.evaluations.get((model, dataset))
+
+
+def not_measured(finding: str) -> str:
+    """What the report says where a per-checkpoint finding is absent."""
+    return f"not measured: {RECORDED_BY[finding]} did not run for it"

@@ -7,11 +7,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.run.verdicts import sorted_checks
+from harness.run.verdicts import ERROR, FAILED, PASSED, SKIPPED, UNSOUND_OUTCOMES, sorted_checks
 
-OUTCOME_SEVERITY = {"passed": 0, "failed": 1, "skipped": 2, "error": 3}
-#: outcomes that are no verdict: the check did not run to its end
-UNSOUND = ("skipped", "error")
+#: a test's phases report separately; the worst one is its outcome
+OUTCOME_SEVERITY = {PASSED: 0, FAILED: 1, SKIPPED: 2, ERROR: 3}
 
 
 @dataclass
@@ -58,12 +57,12 @@ class Outcomes:
     def has_failed(self, checkpoint: str) -> bool:
         """A gate test of this checkpoint did not pass so far: it can no longer be promoted."""
         return any(
-            o.checkpoint == checkpoint and o.outcome != "passed" for o in self.by_test.values()
+            o.checkpoint == checkpoint and o.outcome != PASSED for o in self.by_test.values()
         )
 
     def unsound(self) -> list[CheckOutcome]:
         """Gate tests skipped or errored: not run to a verdict, so the gate fails closed."""
-        return [o for o in self.by_test.values() if o.outcome in UNSOUND]
+        return [o for o in self.by_test.values() if o.outcome in UNSOUND_OUTCOMES]
 
     def gated(self) -> set[str]:
         """The checkpoints at least one gate test ran for."""

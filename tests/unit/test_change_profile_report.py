@@ -78,7 +78,7 @@ def test_profile_line_names_counts_extremes_and_unchanged_modules():
 def test_terminal_summary_shows_one_profile_per_checkpoint():
     results, _ = build(candidates={"cand-a": 0.9, "cand-b": 0.8})
     results["checkpoints"][0]["change_profile"] = profile()
-    results["checkpoints"][1]["change_profile"] = None  # a full model: no profile
+    results["checkpoints"][1].update(change_profile=None, kind="full_model")  # no profile
 
     summary = render_summary(results)
 
