@@ -9,10 +9,10 @@ from __future__ import annotations
 import hashlib
 import json
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import numpy as np
 import pytest
+from paths import REPO
 
 from harness.checkpoint.discover import read_checkpoint
 from harness.config import load_config
@@ -23,7 +23,6 @@ from harness.run.context import BaselineRecord, RunContext
 from harness.run.findings import Findings
 from harness.run.outcomes import CheckOutcome, NotApplicable, Outcomes
 
-REPO = Path(__file__).resolve().parents[2]
 STARTED = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 FINISHED = STARTED + timedelta(seconds=42.25)
 
