@@ -177,7 +177,7 @@ def evaluate(
     return evaluation
 
 
-def compare_with(
+def compare_with_baseline(
     candidate: Evaluation, baseline: Evaluation, dataset: LoadedDataset, spec: ComparisonSpec
 ) -> None:
     """Fill the candidate's paired-bootstrap comparisons against the baseline, every metric."""

@@ -22,7 +22,7 @@ from harness.errors import CheckpointError, ConfigError, GateInputError
 from harness.quality.evaluate import (
     Evaluation,
     LoadedDataset,
-    compare_with,
+    compare_with_baseline,
     evaluate,
     load_dataset,
     own_intervals,
@@ -149,7 +149,7 @@ class GateSession:
             self.config.threshold,
         )
         if index:
-            compare_with(
+            compare_with_baseline(
                 evaluation, self.baseline_evaluation(dataset), dataset, self.config.comparison
             )
         else:
@@ -171,7 +171,7 @@ class GateSession:
                 lambda texts: self.models.encode_candidate(candidate, texts, "shipped"),
                 self.config.threshold,
             )
-            compare_with(
+            compare_with_baseline(
                 evaluation, self.baseline_evaluation(dataset), dataset, self.config.comparison
             )
             self.findings.record_evaluation(evaluation)

@@ -1,6 +1,6 @@
 """results.json built from plain data (context, findings, outcomes), without a model.
 
-The evaluations are computed by the gate's own evaluate / compare_with / own_intervals on
+The evaluations are computed by the gate's own evaluate / compare_with_baseline / own_intervals on
 embeddings made up per text, over the bundled IT fixture read by the gate's reader.
 """
 
@@ -17,7 +17,7 @@ from paths import REPO
 from harness.checkpoint.discover import read_checkpoint
 from harness.config import load_config
 from harness.errors import DataError
-from harness.quality.evaluate import compare_with, evaluate, load_dataset, own_intervals
+from harness.quality.evaluate import compare_with_baseline, evaluate, load_dataset, own_intervals
 from harness.report.document import SCHEMA_VERSION, build_results, score_arrays
 from harness.run.context import BaselineRecord, RunContext
 from harness.run.findings import Findings
@@ -83,7 +83,7 @@ def run(tmp_path_factory):
     baseline = evaluate("base-line", "baseline", data, made_up_encoder("b"), config.threshold)
     own_intervals(baseline, data, config.comparison)
     candidate = evaluate(checkpoint.name, "candidate", data, made_up_encoder("c"), config.threshold)
-    compare_with(candidate, baseline, data, config.comparison)
+    compare_with_baseline(candidate, baseline, data, config.comparison)
     findings = Findings()
     findings.record_evaluation(candidate)
     findings.record_evaluation(baseline)
