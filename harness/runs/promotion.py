@@ -11,11 +11,13 @@ import json
 import os
 import shutil
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from harness.checkpoint.fingerprints import directory_fingerprint
-from harness.checkpoint.load import LoadedCandidate
 from harness.run.verdicts import PROMOTE
+
+if TYPE_CHECKING:
+    from harness.checkpoint.load import LoadedCandidate
 
 RECORD = "gate-record.json"
 
