@@ -1,8 +1,10 @@
-"""Encode throughput per checkpoint: base, shipped and merged, per dtype and batch size.
+"""Encode throughput of one checkpoint: base, shipped and merged, per dtype and batch size.
 
-`tests/gate/test_throughput.py` times each case with pytest-benchmark (so runs can be stored
-and compared with `--benchmark-compare`), records it here into the GateSession, and gates
-the merged model's throughput against the base's as a ratio measured in the same run.
+Measurement works on encodes of a fixed corpus (`CorpusEncode`, one per model; see
+`harness.throughput.variants` for the models) and returns numbers: a `ThroughputRun` per
+case, a `MergedRatio` per dtype and batch size, kept in the checkpoint's
+`CheckpointThroughput`. What times a case is the caller's `Timer` (the gate passes
+pytest-benchmark's); the merged/base ratio times base and merged itself, interleaved.
 
 Modes: `base` is the model an adapter was made for, `shipped` the checkpoint as it is used
 (an adapter unmerged, or a full model), `merged` the adapter merged into the base
@@ -12,31 +14,23 @@ probe_path`) cycled to `corpus_size` sentences; one round encodes it once.
 
 from __future__ import annotations
 
-import copy
-import functools
 import statistics
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-from harness.embedding.device import DTYPE_NAMES, throughput_dtypes, torch_dtype
-from harness.embedding.embedder import EncodeEvent, encode_texts
-from harness.embedding.memory import release_memory
+from harness.config import ThroughputSpec
+from harness.embedding.device import DTYPE_NAMES, throughput_dtypes
 from harness.errors import ConfigError
 from harness.quality.pairs import read_sentences
 from harness.throughput.memory import PeakMemory
 
-if TYPE_CHECKING:
-    from sentence_transformers import SentenceTransformer
-
-    from harness.checkpoint.load import LoadedCandidate
-    from harness.run.session import GateSession
-
 MODES = ("base", "merged", "shipped")  # base and merged adjacent: their ratio is gated
 ADAPTER_MODES = frozenset({"base", "merged"})
 REGRESSION_CHECK = "throughput_vs_stored_run"
+INTERLEAVED = "ratio test (interleaved)"  # `timed_by` of the runs the ratio times itself
 
 
 # ---- cases and corpus -------------------------------------------------------------------------
@@ -74,26 +68,27 @@ def cases(batch_sizes: Sequence[int], device: str) -> list[ThroughputCase]:
     ]
 
 
-@functools.lru_cache(maxsize=4)
-def _corpus(path: str, size: int) -> tuple[str, ...]:
-    lines = read_sentences(path)
-    if not lines:
-        raise ConfigError(path, "the throughput corpus has no sentences", "one sentence per line")
-    return tuple(lines[i % len(lines)] for i in range(size))
+@dataclass(frozen=True)
+class Corpus:
+    """The fixed texts every benchmark of a run encodes (the same texts for every model)."""
 
+    path: Path
+    texts: tuple[str, ...]
 
-def corpus_path(session: GateSession) -> Path:
-    return session.config.throughput.corpus_path or session.config.effect.probe_path
-
-
-def corpus(session: GateSession) -> list[str]:
-    """The fixed corpus every benchmark of the run encodes (the same texts for every model)."""
-    path = corpus_path(session)
-    if not path.is_file():
-        raise ConfigError(
-            path, "the throughput corpus does not exist", "set [throughput] corpus_path"
-        )
-    return list(_corpus(str(path), session.config.throughput.corpus_size))
+    @classmethod
+    def read(cls, spec: ThroughputSpec, probe_path: Path) -> Corpus:
+        """`[throughput] corpus_path` (default: the probe sentences) cycled to `corpus_size`."""
+        path = spec.corpus_path or probe_path
+        if not path.is_file():
+            raise ConfigError(
+                path, "the throughput corpus does not exist", "set [throughput] corpus_path"
+            )
+        lines = read_sentences(path)
+        if not lines:
+            raise ConfigError(
+                path, "the throughput corpus has no sentences", "one sentence per line"
+            )
+        return cls(path, tuple(lines[i % len(lines)] for i in range(spec.corpus_size)))
 
 
 # ---- results ----------------------------------------------------------------------------------
@@ -189,6 +184,21 @@ class CheckpointThroughput:
     min_merged_ratio: float = 0.95
     regressions: list[str] = field(default_factory=list)  # from --benchmark-compare-fail
 
+    @classmethod
+    def of(
+        cls, checkpoint: str, corpus: Corpus, spec: ThroughputSpec, device: str, base: str | None
+    ) -> CheckpointThroughput:
+        """An empty record of a checkpoint measured on `corpus` under `spec`."""
+        return cls(
+            checkpoint=checkpoint,
+            device=device,
+            corpus=str(corpus.path),
+            sentences=len(corpus.texts),
+            distinct_sentences=len(set(corpus.texts)),
+            base=base,
+            min_merged_ratio=spec.min_merged_ratio,
+        )
+
     def sentences_per_second(self, mode: str) -> float | None:
         """float32 at the largest batch size measured: the leaderboard's sent/s."""
         runs = [r for r in self.runs.values() if r.mode == mode and r.dtype == "float32"]
@@ -216,24 +226,6 @@ class CheckpointThroughput:
         }
 
 
-def record_of(session: GateSession, candidate: LoadedCandidate) -> CheckpointThroughput:
-    """The checkpoint's throughput record in the session (created on first use)."""
-    name = candidate.checkpoint.name
-    records = session.findings.throughput
-    if name not in records:
-        texts = corpus(session)
-        records[name] = CheckpointThroughput(
-            checkpoint=name,
-            device=session.device,
-            corpus=str(corpus_path(session)),
-            sentences=len(texts),
-            distinct_sentences=len(set(texts)),
-            base=session.models.base_of(candidate)[1] if candidate.peft_model is not None else None,
-            min_merged_ratio=session.config.throughput.min_merged_ratio,
-        )
-    return records[name]
-
-
 def sentences_per_second_by_model(records: dict[str, CheckpointThroughput]) -> dict[str, float]:
     """Leaderboard sent/s: candidates as shipped, a baseline where a candidate's base is it."""
     speeds: dict[str, float] = {}
@@ -247,71 +239,25 @@ def sentences_per_second_by_model(records: dict[str, CheckpointThroughput]) -> d
     return speeds
 
 
-# ---- models and timing ------------------------------------------------------------------------
+# ---- timing -----------------------------------------------------------------------------------
 
 
-class ModelVariants:
-    """The models a checkpoint's benchmarks encode with; other dtypes are converted copies.
+class CorpusEncode(Protocol):
+    """Encodes the corpus once with one model; `batch_size` is the batch size in use (smaller
+    than asked once an encode ran out of memory)."""
 
-    float32 uses the run's own models (the shared base, the candidate, its merged copy);
-    another dtype gets copies, one set at a time, released when the dtype changes or the
-    candidate leaves memory. The shared baseline itself is never converted.
-    """
+    sentences: int
+    batch_size: int
 
-    def __init__(self, session: GateSession, candidate: LoadedCandidate) -> None:
-        self.session = session
-        self.candidate = candidate
-        self._dtype: str | None = None
-        self._copies: dict[str, SentenceTransformer] = {}
-
-    def source(self, mode: str) -> SentenceTransformer:
-        if mode == "base":
-            return self.session.models.base_of(self.candidate)[0]
-        if mode == "merged":
-            return self.candidate.merged()
-        return self.candidate.model
-
-    def model(self, mode: str, dtype: str) -> SentenceTransformer:
-        model = self.source(mode)
-        if dtype == "float32":
-            return model
-        if dtype != self._dtype:
-            self.release()
-            self._dtype = dtype
-        if mode not in self._copies:
-            self._copies[mode] = copy.deepcopy(model).to(torch_dtype(dtype))
-        return self._copies[mode]
-
-    def release(self) -> None:
-        had_copies = bool(self._copies)
-        self._copies.clear()
-        self._dtype = None
-        if had_copies:
-            release_memory()
+    def __call__(self) -> None: ...
 
 
-def encoder(
-    model: SentenceTransformer,
-    texts: Sequence[str],
-    batch_size: int,
-    *,
-    key: str,
-    events: list[EncodeEvent],
-) -> tuple[Callable[[], None], Callable[[], int]]:
-    """A function that encodes `texts` once (halving the batch size on out-of-memory, which
-    then sticks), and one that tells the batch size in use."""
-    state = {"batch_size": batch_size}
-
-    def encode_once() -> None:
-        _, state["batch_size"] = encode_texts(
-            model, texts, state["batch_size"], key=key, events=events
-        )
-
-    return encode_once, lambda: state["batch_size"]
+#: times `function`: one warmup call, then `rounds` timed calls; None when timing is off
+Timer = Callable[[Callable[[], None], int], Sequence[float] | None]
 
 
 def interleaved_seconds(
-    functions: dict[str, Callable[[], None]], rounds: int
+    functions: Mapping[str, Callable[[], None]], rounds: int
 ) -> dict[str, list[float]]:
     """Time each function `rounds` times, alternating between them after one warmup each,
     so that a neighbour's load on a shared machine falls on all of them alike."""
@@ -326,129 +272,107 @@ def interleaved_seconds(
     return seconds
 
 
-def run_benchmark(
-    benchmark: Any,
-    session: GateSession,
-    candidate: LoadedCandidate,
-    variants: ModelVariants,
+def time_rounds(function: Callable[[], None], rounds: int) -> list[float]:
+    """The Timer without pytest-benchmark: one warmup call, then `rounds` timed calls."""
+    return interleaved_seconds({"function": function}, rounds)["function"]
+
+
+def measure_case(
+    encode: CorpusEncode,
     case: ThroughputCase,
+    *,
+    rounds: int,
+    device: str,
+    timer: Timer = time_rounds,
 ) -> ThroughputRun | None:
-    """Time one case with pytest-benchmark (1 warmup round, then `rounds` rounds of one
-    encode of the corpus each) and record it; None when benchmarks are disabled."""
-    spec = session.config.throughput
-    texts = corpus(session)
-    name = candidate.checkpoint.name
-    encode_once, batch_in_use = encoder(
-        variants.model(case.mode, case.dtype),
-        texts,
-        case.batch_size,
-        key=f"throughput/{name}/{case.id}",
-        events=session.models.embedder.events,
-    )
-    benchmark.group = f"{name} {case.dtype} batch {case.batch_size}"
-    benchmark.extra_info.update(
-        checkpoint=name,
-        mode=case.mode,
-        dtype=case.dtype,
-        batch_size=case.batch_size,
-        sentences=len(texts),
-        device=session.device,
-    )
-    with PeakMemory(session.device) as peak:
-        benchmark.pedantic(encode_once, rounds=spec.rounds, iterations=1, warmup_rounds=1)
-    benchmark.extra_info.update(
-        peak_memory_bytes=peak.bytes, peak_memory=peak.kind, effective_batch_size=batch_in_use()
-    )
-    if not benchmark.enabled or not benchmark.stats:
+    """Time one case with `timer` and measure its peak memory; None when `timer` timed
+    nothing (pytest-benchmark disabled)."""
+    with PeakMemory(device) as peak:
+        seconds = timer(encode, rounds)
+    if not seconds:
         return None
-    run = ThroughputRun(
+    return ThroughputRun(
         case.mode,
         case.dtype,
         case.batch_size,
-        len(texts),
-        list(benchmark.stats.stats.data),
+        encode.sentences,
+        list(seconds),
         peak_memory_bytes=peak.bytes,
         peak_memory=peak.kind,
-        effective_batch_size=batch_in_use(),
+        effective_batch_size=encode.batch_size,
     )
-    benchmark.extra_info["sentences_per_second"] = round(run.sentences_per_second, 1)
-    record_of(session, candidate).runs[run.key] = run
-    return run
 
 
-def _time_base_and_merged(
-    session: GateSession,
-    candidate: LoadedCandidate,
-    variants: ModelVariants,
+def time_base_and_merged(
+    encodes: Mapping[str, CorpusEncode],
     dtype: str,
     batch_size: int,
+    *,
+    rounds: int,
+    device: str,
 ) -> tuple[ThroughputRun, ThroughputRun]:
-    texts = corpus(session)
-    name = candidate.checkpoint.name
-    functions, batches = {}, {}
-    for mode in ("base", "merged"):
-        functions[mode], batches[mode] = encoder(
-            variants.model(mode, dtype),
-            texts,
-            batch_size,
-            key=f"throughput/{name}/{ThroughputCase(mode, dtype, batch_size).id}",
-            events=session.models.embedder.events,
-        )
-    with PeakMemory(session.device) as peak:
-        seconds = interleaved_seconds(functions, session.config.throughput.rounds)
+    """The `base` and `merged` encodes timed interleaved (`interleaved_seconds`)."""
+    with PeakMemory(device) as peak:
+        seconds = interleaved_seconds({m: encodes[m] for m in ("base", "merged")}, rounds)
     base, merged = (
         ThroughputRun(
             mode,
             dtype,
             batch_size,
-            len(texts),
+            encodes[mode].sentences,
             seconds[mode],
             peak_memory_bytes=peak.bytes,
             peak_memory=f"{peak.kind}, base and merged together",
-            effective_batch_size=batches[mode](),
-            timed_by="ratio test (interleaved)",
+            effective_batch_size=encodes[mode].batch_size,
+            timed_by=INTERLEAVED,
         )
         for mode in ("base", "merged")
     )
     return base, merged
 
 
+#: fresh `base` and `merged` encodes at a dtype and batch size
+BaseAndMerged = Callable[[str, int], Mapping[str, CorpusEncode]]
+
+
 def measure_merged_ratios(
-    session: GateSession, candidate: LoadedCandidate, variants: ModelVariants
-) -> list[MergedRatio]:
-    """Merged over base sentences/s per dtype and batch size, from this run's benchmarks.
+    runs: Mapping[tuple[str, str, int], ThroughputRun],
+    base_and_merged: BaseAndMerged,
+    spec: ThroughputSpec,
+    device: str,
+) -> tuple[list[MergedRatio], list[ThroughputRun]]:
+    """Merged over base sentences/s per dtype and batch size, from the benchmarks' `runs`;
+    with the runs timed here.
 
     A case the benchmarks did not time (deselected, or `--benchmark-disable`) is timed here,
     base and merged interleaved. A ratio below the minimum is re-measured interleaved
     before it counts, so one noisy neighbour does not fail the gate; both numbers are kept.
     """
-    spec = session.config.throughput
-    record = record_of(session, candidate)
-    ratios = []
-    for dtype in throughput_dtypes(session.device):
+
+    def interleaved(dtype: str, batch_size: int) -> tuple[ThroughputRun, ThroughputRun]:
+        encodes = base_and_merged(dtype, batch_size)
+        return time_base_and_merged(encodes, dtype, batch_size, rounds=spec.rounds, device=device)
+
+    ratios, timed = [], []
+    for dtype in throughput_dtypes(device):
         for batch_size in spec.batch_sizes:
-            base = record.runs.get(("base", dtype, batch_size))
-            merged = record.runs.get(("merged", dtype, batch_size))
+            base = runs.get(("base", dtype, batch_size))
+            merged = runs.get(("merged", dtype, batch_size))
             timed_here = base is None or merged is None
             if timed_here:
-                base, merged = _time_base_and_merged(
-                    session, candidate, variants, dtype, batch_size
-                )
-                record.runs[base.key], record.runs[merged.key] = base, merged
+                base, merged = interleaved(dtype, batch_size)
+                timed += [base, merged]
             assert base is not None and merged is not None
             ratio = MergedRatio(
                 dtype, batch_size, base.sentences_per_second, merged.sentences_per_second
             )
             if ratio.first < spec.min_merged_ratio and not timed_here:
-                again_base, again_merged = _time_base_and_merged(
-                    session, candidate, variants, dtype, batch_size
-                )
+                again_base, again_merged = interleaved(dtype, batch_size)
                 ratio.remeasured = (
                     again_merged.sentences_per_second / again_base.sentences_per_second
                 )
             ratios.append(ratio)
-    record.ratios = ratios
-    return ratios
+    return ratios, timed
 
 
 def check_merged_ratio(

@@ -5,25 +5,26 @@ from __future__ import annotations
 import resource
 import sys
 
+from harness.embedding.device import is_cuda
+
 
 class PeakMemory:
     """Peak memory over a block: CUDA `max_memory_allocated`, else the process's peak RSS.
 
     On Linux the RSS high-water mark (VmHWM) is reset at the start of the block, so the
-    peak is the block's own; elsewhere it is the process's peak since it started.
+    peak is the block's own; elsewhere it is the process's peak since it started. torch is
+    imported only for a CUDA device.
     """
 
     def __init__(self, device: str) -> None:
-        import torch
-
-        self.device = torch.device(device)
+        self.device = device
         self.bytes = 0
         self.kind = ""
 
     def __enter__(self) -> PeakMemory:
-        import torch
+        if is_cuda(self.device):
+            import torch
 
-        if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
             torch.cuda.reset_peak_memory_stats(self.device)
             self.kind = "cuda max_memory_allocated"
@@ -34,9 +35,9 @@ class PeakMemory:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        import torch
+        if is_cuda(self.device):
+            import torch
 
-        if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
             self.bytes = int(torch.cuda.max_memory_allocated(self.device))
         else:

@@ -13,7 +13,8 @@ import pytest
 
 from harness.errors import GateInputError
 from harness.pytest_plugin import gate, passes
-from harness.throughput import measure as throughput
+from harness.pytest_plugin.throughput import CandidateThroughput
+from harness.throughput.measure import ThroughputCase, cases
 
 pytestmark = [pytest.mark.gpu, pytest.mark.benchmark]
 
@@ -23,7 +24,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         return
     try:
         session = gate(metafunc.config)
-        cases = throughput.cases(session.config.throughput.batch_sizes, session.device)
+        table = cases(session.config.throughput.batch_sizes, session.device)
     except GateInputError:  # every gate test fails with the input's message (the plugin)
         metafunc.parametrize("throughput_case", ["-"], ids=["-"])
         return
@@ -31,35 +32,23 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         "throughput_case",
         [
             pytest.param(case.id, id=case.id, marks=[pytest.mark.adapter_only] * case.adapter_only)
-            for case in cases
+            for case in table
         ],
     )
 
 
 @pytest.fixture(scope="session")
-def throughput_models(candidate, gate_session):
-    """The candidate's models per mode and dtype; converted copies leave with the candidate."""
-    variants = throughput.ModelVariants(gate_session, candidate)
-    yield variants
-    variants.release()
+def candidate_throughput(candidate, gate_session):
+    """The candidate's throughput measurement; its converted copies leave with the candidate."""
+    measurement = CandidateThroughput(gate_session, candidate)
+    yield measurement
+    measurement.release()
 
 
-def test_encode_throughput(benchmark, candidate, gate_session, throughput_models, throughput_case):
-    case = throughput.ThroughputCase.parse(throughput_case)
-    throughput.run_benchmark(benchmark, gate_session, candidate, throughput_models, case)
+def test_encode_throughput(benchmark, candidate_throughput, throughput_case):
+    candidate_throughput.time_case(benchmark, ThroughputCase.parse(throughput_case))
 
 
 @pytest.mark.adapter_only
-def test_merged_throughput_ratio(candidate, gate_session, throughput_models):
-    ratios = throughput.measure_merged_ratios(gate_session, candidate, throughput_models)
-    spec = gate_session.config.throughput
-    passes(
-        throughput.check_merged_ratio(
-            candidate.checkpoint.name,
-            ratios,
-            spec.min_merged_ratio,
-            rounds=spec.rounds,
-            sentences=spec.corpus_size,
-            device=gate_session.device,
-        )
-    )
+def test_merged_throughput_ratio(candidate_throughput):
+    passes(candidate_throughput.check_merged_ratio())

@@ -98,6 +98,40 @@ def test_benchmarks_write_json_gate_the_ratio_and_catch_a_stored_regression(gate
     assert "PerformanceRegression" not in run.text  # reported by the gate, not a traceback
 
 
+def test_benchmark_skip_deselects_only_keeps_the_ratio_test_and_disable_times_the_ratio(
+    gate_project,
+):
+    with_throughput_tests(gate_project, min_merged_ratio=0.5)
+
+    listed = gate_project.run(EXAMPLE_ADAPTER, args=["--co", "-q", "--benchmark-skip"])
+
+    assert listed.ret == 0, listed.text
+    assert "test_adapter_battery.py::test_adapter_loaded_exactly" in listed.text
+    assert "test_throughput_battery.py" not in listed.text
+    assert re.search(r"\(4 deselected\)", listed.text)  # 3 benchmarks + the ratio: not skipped
+
+    only = gate_project.run(EXAMPLE_ADAPTER, args=["--benchmark-only"])
+
+    assert only.ret == 0, only.text
+    outcomes = only.result.parseoutcomes()
+    assert outcomes["passed"] == 4 and "skipped" not in outcomes, only.text
+    assert outcomes["deselected"] > 0  # the other gate tests
+    assert only.outcomes("minilm-stsb-lora")["test_merged_throughput_ratio"] == "PASSED"
+
+    disabled = gate_project.run(
+        EXAMPLE_ADAPTER, args=["-m", "gpu and benchmark", "--benchmark-disable"]
+    )
+
+    assert disabled.ret == 0, disabled.text
+    disabled.result.assert_outcomes(passed=4)
+    block = gate_project.results()["checkpoints"][0]["throughput"]
+    assert [(r["mode"], r["timed_by"]) for r in block["runs"]] == [
+        ("base", "ratio test (interleaved)"),
+        ("merged", "ratio test (interleaved)"),
+    ]  # the benchmarks ran once untimed; the ratio test timed base and merged itself
+    assert block["merged_vs_base"][0]["passed"] is True
+
+
 RESIDENCY_CONFTEST = """
 import gc
 import json

@@ -1,27 +1,36 @@
-"""harness.throughput.measure without models: cases, the merged/base check, records, the
+"""harness.throughput.measure without models, pytest-benchmark or a session: cases, the corpus,
+timing a case and the merged/base ratio with fake encodes, the merged/base check, records, the
 leaderboard's throughput table and sent/s column, the [throughput] table of gate.toml."""
 
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from results_factory import GRADED, build
 
-from harness.config import load_config
+from harness.config import ThroughputSpec, load_config
 from harness.errors import ConfigError
 from harness.report.leaderboard import render_markdown, render_text, throughput_rows
 from harness.throughput import measure as throughput
 from harness.throughput.measure import (
+    INTERLEAVED,
     CheckpointThroughput,
+    Corpus,
     MergedRatio,
     ThroughputCase,
     ThroughputRun,
     check_merged_ratio,
     interleaved_seconds,
+    measure_case,
+    measure_merged_ratios,
 )
 from harness.throughput.memory import PeakMemory
+from harness.throughput.variants import ModelVariants
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -94,6 +103,211 @@ def test_peak_memory_on_the_cpu_is_the_peak_rss():
 
     assert peak.bytes >= 64 << 20
     assert "RSS" in peak.kind
+
+
+# ---- timing with fake encodes ----------------------------------------------------------------
+
+
+class FakeClock:
+    """perf_counter for harness.throughput.measure: advanced only by the fake encodes."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def perf_counter(self) -> float:
+        return self.now
+
+
+class FakeEncode:
+    """A CorpusEncode that takes `seconds` of the fake clock per call and logs its calls; after
+    `oom_after` calls it runs at half its batch size (as an out-of-memory halving does)."""
+
+    def __init__(self, name, seconds, log, clock=None, *, sentences=100, batch=16, oom_after=None):
+        self.name, self.seconds, self.log, self.clock = name, seconds, log, clock
+        self.sentences, self.batch_size, self.oom_after = sentences, batch, oom_after
+
+    def __call__(self) -> None:
+        self.log.append(self.name)
+        if self.clock is not None:
+            self.clock.now += self.seconds
+        if self.oom_after is not None and self.log.count(self.name) > self.oom_after:
+            self.batch_size = max(1, self.batch_size // 2)
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    fake = FakeClock()
+    monkeypatch.setattr(throughput, "time", SimpleNamespace(perf_counter=fake.perf_counter))
+    return fake
+
+
+def test_a_case_is_timed_by_the_timer_it_is_given_with_peak_memory_and_the_batch_in_use():
+    calls = []
+    encode = FakeEncode("shipped", 0.0, calls, sentences=64, batch=16, oom_after=1)
+
+    def timer(function, rounds):  # as pytest-benchmark: one warmup, then the rounds
+        for _ in range(rounds + 1):
+            function()
+        return [0.5, 0.25, 0.4][:rounds]
+
+    run = measure_case(
+        encode, ThroughputCase("shipped", "float32", 16), rounds=3, device="cpu", timer=timer
+    )
+
+    assert calls == ["shipped"] * 4
+    assert run.seconds == [0.5, 0.25, 0.4] and run.sentences_per_second == 64 / 0.25
+    assert (run.batch_size, run.effective_batch_size) == (16, 2)  # halved on calls 2, 3, 4
+    assert run.peak_memory_bytes > 0 and "RSS" in run.peak_memory
+    assert run.timed_by == "pytest-benchmark"
+    untimed = measure_case(
+        encode, ThroughputCase("shipped", "float32", 16), rounds=3, device="cpu",
+        timer=lambda function, rounds: function(),
+    )  # fmt: skip
+    assert untimed is None  # pytest-benchmark disabled: nothing timed, nothing recorded
+
+
+def test_without_a_timer_a_case_is_warmed_up_once_then_timed_per_round(clock):
+    calls = []
+    encode = FakeEncode("base", 0.5, calls, clock, sentences=100)
+
+    run = measure_case(encode, ThroughputCase("base", "float32", 16), rounds=4, device="cpu")
+
+    assert calls == ["base"] * 5
+    assert run.seconds == [0.5] * 4 and run.sentences_per_second == 200.0
+
+
+def fake_base_and_merged(clock, log, asked, merged_seconds):
+    """base_and_merged for measure_merged_ratios: base takes 1 s per encode, merged
+    `merged_seconds[batch]`; records each (dtype, batch size) asked for in `asked`."""
+
+    def base_and_merged(dtype, batch):
+        asked.append((dtype, batch))
+        return {
+            "base": FakeEncode(f"base{batch}", 1.0, log, clock, sentences=100, batch=batch),
+            "merged": FakeEncode(
+                f"merged{batch}", merged_seconds[batch], log, clock, sentences=100, batch=batch
+            ),
+        }
+
+    return base_and_merged
+
+
+def test_a_ratio_below_the_minimum_is_re_measured_interleaved_and_both_are_kept(clock):
+    spec = ThroughputSpec(batch_sizes=(16,), min_merged_ratio=0.95, rounds=3)
+    benchmarked = {
+        ("base", "float32", 16): ThroughputRun("base", "float32", 16, 100, [1.0, 1.1]),
+        ("merged", "float32", 16): ThroughputRun("merged", "float32", 16, 100, [2.0, 2.2]),
+    }  # a noisy neighbour made merged look half as fast
+    log, asked = [], []
+
+    ratios, timed = measure_merged_ratios(
+        benchmarked, fake_base_and_merged(clock, log, asked, {16: 1.0}), spec, "cpu"
+    )
+
+    assert asked == [("float32", 16)]
+    assert log == ["base16", "merged16"] * 4  # one warmup each, then 3 rounds, alternating
+    [ratio] = ratios
+    assert ratio.first == 0.5 and ratio.remeasured == 1.0 and ratio.ratio == 1.0
+    assert timed == []  # the re-measurement is a ratio, not a benchmark's run
+    assert check_merged_ratio("c", ratios, 0.95, rounds=3, sentences=100, device="cpu") is None
+
+
+def test_a_ratio_whose_benchmarks_did_not_run_is_timed_here_once(clock):
+    spec = ThroughputSpec(batch_sizes=(16, 64), min_merged_ratio=0.95, rounds=2)
+    benchmarked = {
+        ("base", "float32", 16): ThroughputRun("base", "float32", 16, 100, [1.0]),
+        ("merged", "float32", 16): ThroughputRun("merged", "float32", 16, 100, [1.0]),
+    }  # batch 64 deselected (or --benchmark-disable)
+    log, asked = [], []
+
+    ratios, timed = measure_merged_ratios(
+        benchmarked, fake_base_and_merged(clock, log, asked, {64: 1.25}), spec, "cpu"
+    )
+
+    assert asked == [("float32", 64)]  # timed here, and a miss timed here is not timed again
+    assert log == ["base64", "merged64"] * 3
+    assert [(r.batch_size, r.first, r.remeasured) for r in ratios] == [
+        (16, 1.0, None),
+        (64, 0.8, None),
+    ]
+    assert [(r.key, r.seconds, r.timed_by) for r in timed] == [
+        (("base", "float32", 64), [1.0, 1.0], INTERLEAVED),
+        (("merged", "float32", 64), [1.25, 1.25], INTERLEAVED),
+    ]
+    assert timed[0].peak_memory.endswith(", base and merged together")
+    message = check_merged_ratio("c", ratios, 0.95, rounds=2, sentences=100, device="cpu")
+    assert "float32 batch 64: merged 80 sent/s vs base 100 sent/s = 0.800x" in message
+
+
+def test_models_per_mode_are_asked_for_on_first_use_and_float32_is_the_model_itself():
+    asked = []
+    shipped = object()
+    variants = ModelVariants(
+        {"shipped": lambda: asked.append("shipped") or shipped, "merged": lambda: 1 / 0}
+    )
+
+    assert asked == []  # a full model never merges: "merged" is never asked for
+    assert variants.model("shipped", "float32") is shipped and asked == ["shipped"]
+
+
+def test_the_corpus_is_the_probe_sentences_cycled_to_its_size(tmp_path):
+    probe = tmp_path / "probe.txt"
+    probe.write_text("one\ntwo\nthree\n", encoding="utf-8")
+
+    corpus = Corpus.read(ThroughputSpec(corpus_size=7), probe)
+
+    assert corpus.path == probe
+    assert corpus.texts == ("one", "two", "three", "one", "two", "three", "one")
+    record = CheckpointThroughput.of("c", corpus, ThroughputSpec(min_merged_ratio=0.9), "cpu", None)
+    assert (record.sentences, record.distinct_sentences, record.min_merged_ratio) == (7, 3, 0.9)
+    own = tmp_path / "corpus.txt"
+    own.write_text("\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="the throughput corpus has no sentences"):
+        Corpus.read(ThroughputSpec(corpus_path=own), probe)
+    with pytest.raises(ConfigError, match="the throughput corpus does not exist"):
+        Corpus.read(ThroughputSpec(), tmp_path / "missing.txt")
+
+
+def test_the_pytest_benchmark_timer_is_pedantic_with_one_warmup_and_none_when_disabled():
+    from harness.pytest_plugin.throughput import pytest_benchmark_timer
+
+    class Benchmark:
+        def __init__(self, enabled):
+            self.enabled, self.stats, self.calls = enabled, None, []
+
+        def pedantic(self, target, **options):
+            self.calls.append(options)
+            target()
+            if self.enabled:
+                self.stats = SimpleNamespace(stats=SimpleNamespace(data=[0.3, 0.2]))
+
+    enabled, disabled = Benchmark(True), Benchmark(False)
+    ran = []
+
+    assert pytest_benchmark_timer(enabled)(lambda: ran.append(1), 5) == [0.3, 0.2]
+    assert pytest_benchmark_timer(disabled)(lambda: ran.append(1), 5) is None
+    assert enabled.calls == [{"rounds": 5, "iterations": 1, "warmup_rounds": 1}]
+    assert ran == [1, 1]
+
+
+def test_measuring_throughput_on_the_cpu_never_imports_torch():
+    code = (
+        "import sys\n"
+        "import harness.pytest_plugin.throughput, harness.pytest_plugin.benchmarks\n"
+        "from harness.throughput.measure import ThroughputCase, measure_case\n"
+        "from harness.throughput.variants import ModelEncode, ModelVariants\n"
+        "class Encode:\n"
+        "    sentences, batch_size = 10, 4\n"
+        "    def __call__(self): pass\n"
+        "run = measure_case(Encode(), ThroughputCase('base', 'float32', 4), rounds=2, "
+        "device='cpu')\n"
+        "assert run.peak_memory_bytes > 0\n"
+        "heavy = [m for m in ('torch', 'peft', 'sentence_transformers', 'transformers') "
+        "if m in sys.modules]\n"
+        "assert not heavy, heavy"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
+    assert done.returncode == 0, done.stderr
 
 
 # ---- records, results and the leaderboard ----------------------------------------------------
