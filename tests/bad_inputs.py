@@ -2,7 +2,8 @@
 
 Checkpoint builders take a good adapter (a copy of the session-built one) or a folder and
 return the broken checkpoint; data builders write one bad pair file and return its path.
-Each builder breaks exactly one thing.
+Each builder breaks exactly one thing. `tiny_gating_set` sets a gate project up with a small
+valid data set that is reported on, not refused.
 """
 
 from __future__ import annotations
@@ -10,13 +11,12 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 os.environ["HF_HUB_OFFLINE"] = "1"
 
 import torch  # noqa: E402
 from factories import (  # noqa: E402
-    ADAPTER_CONFIG,
-    ADAPTER_WEIGHTS,
     copy_checkpoint,
     edit_adapter_config,
     fake_training,
@@ -24,8 +24,16 @@ from factories import (  # noqa: E402
 )
 from safetensors.torch import load_file, save_file  # noqa: E402
 
-PICKLED_WEIGHTS = "adapter_model.bin"
-MINILM_HUB_ID = "sentence-transformers/all-MiniLM-L6-v2"
+from harness.checkpoint.discover import (  # noqa: E402
+    ADAPTER_CONFIG,
+    ADAPTER_WEIGHTS,
+    MINILM_HUB_ID,
+    PICKLED,
+)
+from harness.checkpoint.preflight import PEFT_PREFIX  # noqa: E402
+
+if TYPE_CHECKING:
+    from gate_project import GateProject
 
 
 # ---- checkpoints ----------------------------------------------------------------------------
@@ -123,7 +131,7 @@ def write_pickle_payload(file: Path, marker: Path) -> Path:
     """A torch.save file of real-looking adapter weights plus a payload that creates `marker`
     when the file is unpickled (torch.load with weights_only=False, as PEFT's fallback does)."""
     code = f"open({str(marker)!r}, 'w').write('the payload ran')"
-    key = "base_model.model.encoder.layer.0.attention.self.query.lora_A.weight"
+    key = f"{PEFT_PREFIX}encoder.layer.0.attention.self.query.lora_A.weight"
     torch.save({key: torch.zeros(8, 384), "payload": _Payload(code)}, str(file))
     return file
 
@@ -132,14 +140,14 @@ def pickled_adapter(good: Path, path: Path, marker: Path) -> Path:
     """adapter_model.bin (a pickle with a code-running payload) instead of safetensors."""
     folder = copy_checkpoint(good, path)
     (folder / ADAPTER_WEIGHTS).unlink()
-    write_pickle_payload(folder / PICKLED_WEIGHTS, marker)
+    write_pickle_payload(folder / PICKLED, marker)
     return folder
 
 
 def both_weight_files(good: Path, path: Path, marker: Path) -> Path:
     """adapter_model.safetensors and adapter_model.bin side by side: which one is meant?"""
     folder = copy_checkpoint(good, path)
-    write_pickle_payload(folder / PICKLED_WEIGHTS, marker)
+    write_pickle_payload(folder / PICKLED, marker)
     return folder
 
 
@@ -238,3 +246,16 @@ def duplicates_and_long_texts(folder: Path) -> Path:
     path = folder / "tiny_with_duplicates.jsonl"
     path.write_text(_jsonl(calibration + test), encoding="utf-8")
     return path
+
+
+def tiny_gating_set(project: GateProject) -> Path:
+    """The project gates one small valid data set (2 duplicate pairs, 1 over-long text) with
+    targets anything meets."""
+    project.relax_targets()
+    project.fewer_resamples()
+    data = duplicates_and_long_texts(project.path)
+    project.replace_datasets(
+        f'[datasets.tiny]\nrole = "gate"\npath = "{data.as_posix()}"\nformat = "jsonl"\n'
+        'calibration_split = "calibration"\ntest_split = "test"\n'
+    )
+    return data

@@ -27,12 +27,12 @@ from peft import LoraConfig, get_peft_model  # noqa: E402
 from safetensors.torch import load_file, save_file  # noqa: E402
 from sentence_transformers import SentenceTransformer  # noqa: E402
 
+from harness.checkpoint.discover import ADAPTER_CONFIG, ADAPTER_WEIGHTS  # noqa: E402
+from harness.checkpoint.preflight import PEFT_PREFIX  # noqa: E402
+
 SEED = 0
 B_STD = 0.02
 DEFAULT_TARGETS = ("query", "value")
-ADAPTER_CONFIG = "adapter_config.json"
-ADAPTER_WEIGHTS = "adapter_model.safetensors"
-PEFT_PREFIX = "base_model.model."
 #: what a PeftModel wrapped around a SentenceTransformer puts between PEFT's prefix and the
 #: transformer's own module names (sentence-transformers 6 names the inner module `model`;
 #: older releases named it `auto_model`)

@@ -9,14 +9,16 @@ sentence-transformers' DoRA loss in view, so an upstream fix is noticed.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from adapter_battery import ADAPTER_TESTS, LOADED, UPDATES
+from cases import cases
 from factories import (
-    ADAPTER_WEIGHTS,
     SAVED_MODULE,
     copy_checkpoint,
     drop_tensors,
@@ -32,18 +34,17 @@ from factories import (
     widen_tensors,
     zero_lora_b_of,
 )
+from gate_project import GateRun
 from safetensors.torch import load_file
-from test_gate_catches import ADAPTER_TESTS
 
 from harness.checkpoint.change_profile import change_profile
 from harness.checkpoint.checks import check_updates_every_module
-from harness.checkpoint.discover import read_checkpoints
+from harness.checkpoint.discover import ADAPTER_WEIGHTS, read_checkpoints
 from harness.checkpoint.load import LoadedCandidate, load_candidate, verify_adapter_load
+from harness.checkpoint.preflight import PEFT_PREFIX
 
 pytestmark = pytest.mark.slow
 
-LOADED = "test_adapter_loaded_exactly"
-UPDATES = "test_adapter_updates_every_module"
 OTHER_BASE = "sentence-transformers/all-mpnet-base-v2"
 
 VARIANTS: dict[str, Callable[[Path], Path]] = {
@@ -54,16 +55,17 @@ VARIANTS: dict[str, Callable[[Path], Path]] = {
     "saved-module": make_modules_to_save_adapter,
     "multi": make_multi_adapter,
 }
-#: gate id -> (tensors in its file, modules its change profile covers)
-EXPECTED = {
-    "dora": (36, 12),  # 12 modules x (A, B, DoRA magnitude)
-    "rslora": (24, 12),
-    "ffn": (36, 18),  # "output.dense" matches the attention output projection too
-    "all-linear": (74, 37),  # 36 encoder linears and pooler.dense
-    "saved-module": (26, 13),  # 12 LoRA modules x (A, B) and the LayerNorm's weight and bias
-    "multi/default": (24, 12),
-    "multi/second": (24, 12),
-}
+VARIANT_IDS = [
+    # (gate id, tensors in its file, modules its change profile covers)
+    ("dora", 36, 12),  # 12 modules x (A, B, DoRA magnitude)
+    ("rslora", 24, 12),
+    ("ffn", 36, 18),  # "output.dense" matches the attention output projection too
+    ("all-linear", 74, 37),  # 36 encoder linears and pooler.dense
+    ("saved-module", 26, 13),  # 12 LoRA modules x (A, B) and the LayerNorm's weight and bias
+    ("multi/default", 24, 12),
+    ("multi/second", 24, 12),
+]
+GATE_IDS = [name for name, *_ in VARIANT_IDS]
 
 
 @pytest.fixture(scope="module")
@@ -77,111 +79,204 @@ def templates(tmp_path_factory) -> dict[str, Path]:
 # ---- every variant passes the battery -------------------------------------------------------
 
 
-def test_variants_pass_the_gate(gate_project, templates):
-    paths = [copy_checkpoint(templates[n], gate_project.checkpoint_path(n)) for n in VARIANTS]
+@dataclass(frozen=True)
+class SharedRun:
+    """One gate run shared by a case table's tests: what it printed and wrote."""
 
-    run = gate_project.run(*paths)
+    run: GateRun
+    summary: str
+    checkpoints: dict[str, dict]  # results.json's checkpoint rows, by name
+    html: str  # report.html
 
-    assert run.ret == 0, run.text
-    run.result.assert_outcomes(passed=len(EXPECTED) * len(ADAPTER_TESTS))
-    summary = run.summary()
-    for name in EXPECTED:
-        assert run.outcomes(name) == dict.fromkeys(ADAPTER_TESTS, "PASSED"), name
-        assert f"PROMOTE  {name}\n" in summary
-    results = {c["name"]: c for c in gate_project.results()["checkpoints"]}
-    assert sorted(results) == sorted(EXPECTED)
-    for name, (_, n_modules) in EXPECTED.items():
-        profile = results[name]["change_profile"]
-        assert (profile["n_modules"], profile["n_changed"]) == (n_modules, n_modules), name
-        assert f"change profile: {n_modules} of {n_modules} adapted modules changed" in summary
-    assert results["multi/second"]["adapter_name"] == "second"
-    assert results["saved-module"]["change_profile"]["max_module"] == SAVED_MODULE
-    html = (gate_project.path / "reports" / "latest" / "report.html").read_text()
-    assert html.count('alt="change profile of ') == len(EXPECTED)
+
+def shared_run(project, checkpoints: list[Path], args: Sequence[str] = ()) -> SharedRun:
+    """Gate `checkpoints` in `project`, and keep what the run printed and wrote."""
+    run = project.run(*checkpoints, args=args)
+    rows = {c["name"]: c for c in project.results()["checkpoints"]}
+    html = (project.path / "reports" / "latest" / "report.html").read_text()
+    return SharedRun(run, run.summary(), rows, html)
+
+
+@pytest.fixture
+def variants_run(request, once_per_module, templates) -> SharedRun:
+    """Every variant in one gate run, made by the first test that asks."""
+
+    def run_variants() -> SharedRun:
+        project = request.getfixturevalue("gate_project")
+        paths = [copy_checkpoint(templates[n], project.checkpoint_path(n)) for n in VARIANTS]
+        return shared_run(project, paths)
+
+    return once_per_module("variants", run_variants)
+
+
+def test_variants_pass_the_gate(variants_run):
+    assert variants_run.run.ret == 0, variants_run.run.text
+    variants_run.run.result.assert_outcomes(passed=len(GATE_IDS) * len(ADAPTER_TESTS))
+    assert sorted(variants_run.checkpoints) == sorted(GATE_IDS)
+    assert variants_run.checkpoints["multi/second"]["adapter_name"] == "second"
+    assert variants_run.checkpoints["saved-module"]["change_profile"]["max_module"] == SAVED_MODULE
+    assert variants_run.html.count('alt="change profile of ') == len(GATE_IDS)
+
+
+@pytest.mark.parametrize(("name", "n_tensors", "n_modules"), cases(VARIANT_IDS))
+def test_variant_passes_every_adapter_test(variants_run, name, n_tensors, n_modules):
+    assert variants_run.run.outcomes(name) == dict.fromkeys(ADAPTER_TESTS, "PASSED")
+    assert f"PROMOTE  {name}\n" in variants_run.summary
+    profile = variants_run.checkpoints[name]["change_profile"]
+    assert (profile["n_modules"], profile["n_changed"]) == (n_modules, n_modules)
+    assert f"change profile: {n_modules} of {n_modules} adapted modules changed" in (
+        variants_run.summary
+    )
 
 
 # ---- broken twins ---------------------------------------------------------------------------
 
-
-def test_broken_twins_fail_with_their_diagnosis(gate_project, templates):
-    def twin(variant: str, name: str) -> Path:
-        return copy_checkpoint(templates[variant], gate_project.checkpoint_path(name))
-
-    twins = [
-        drop_tensors(twin("dora", "dora-no-magnitudes"), "lora_magnitude_vector"),
-        drop_tensors(twin("saved-module", "saved-module-dropped"), SAVED_MODULE),
-        zero_lora_b_of(twin("ffn", "ffn-layer3-untrained"), "layer.3."),
-        zero_lora_b_of(twin("all-linear", "all-linear-pooler-untrained"), "pooler"),
-        edit_adapter_config(twin("rslora", "rslora-r-edited"), r=8),
-        zero_lora_b_of(twin("multi", "multi-second-untrained"), subpath="second"),
-        edit_adapter_config(twin("peft", "other-base"), base_model_name_or_path=OTHER_BASE),
-        widen_tensors(twin("peft", "wider-base")),
-    ]
-
-    # the two checks the twins break; the battery's other tests cost time and add nothing here
-    run = gate_project.run(*twins, args=["-k", f"{LOADED} or {UPDATES}"])
-
-    assert run.ret != 0
-    assert run.outcomes("multi-second-untrained/default") == {LOADED: "PASSED", UPDATES: "PASSED"}
-    summary = run.summary()
-    assert "PROMOTE  multi-second-untrained/default" in summary
-
-    # DoRA magnitudes dropped by an exporter: re-initialised from the base, silently
-    assert run.outcomes("dora-no-magnitudes") == {LOADED: "FAILED", UPDATES: "PASSED"}
-    message = run.section(LOADED, "dora-no-magnitudes")
-    assert "12 missing (model adapter tensors the file did not provide" in message
-    assert (
-        "12 DoRA magnitude vectors (lora_magnitude_vector, use_dora) are not in the file" in message
-    )
-    assert "re-initialised them from the base weights' row norms" in message
-
-    # a trained modules_to_save module dropped from the file (PEFT: a bare KeyError)
-    assert run.outcomes("saved-module-dropped") == {LOADED: "ERROR", UPDATES: "ERROR"}
-    message = run.section(LOADED, "saved-module-dropped")
-    assert f"saved-module-dropped/{ADAPTER_WEIGHTS}: field modules_to_save" in message
-    missing = f"found 2 of their parameters missing: {SAVED_MODULE}.bias, {SAVED_MODULE}.weight"
-    assert missing in message
-    assert "an export or merge step dropped it" in message
-
-    # one layer's feed-forward (and attention output) modules never trained
-    assert run.outcomes("ffn-layer3-untrained") == {LOADED: "PASSED", UPDATES: "FAILED"}
-    message = run.section(UPDATES, "ffn-layer3-untrained")
-    assert "3 of 18 adapted modules have a zero weight update" in message
-    assert "(needs >= 1, [effect] min_changed_fraction)" in message
-    for module in ("attention.output.dense", "intermediate.dense", "output.dense"):
-        assert f"  - encoder.layer.3.{module}\n" in message + "\n"
-
-    # all-linear through sentence-transformers: the pooler never gets a gradient
-    assert run.outcomes("all-linear-pooler-untrained")[UPDATES] == "FAILED"
-    message = run.section(UPDATES, "all-linear-pooler-untrained")
-    assert "1 of 37 adapted modules have a zero weight update" in message
-    assert "  - pooler.dense" in message
-    assert "sentence-transformers never calls BERT's pooler" in message
-
-    # a second adapter never trained fails under its own id only
-    assert run.outcomes("multi-second-untrained/second")[UPDATES] == "FAILED"
-    assert "12 of 12 adapted modules have a zero weight update" in run.section(
-        UPDATES, "multi-second-untrained/second"
-    )
-
+TWINS = [
+    # (name, variant copied, how the copy is broken)
+    ("dora-no-magnitudes", "dora", lambda path: drop_tensors(path, "lora_magnitude_vector")),
+    ("saved-module-dropped", "saved-module", lambda path: drop_tensors(path, SAVED_MODULE)),
+    ("ffn-layer3-untrained", "ffn", lambda path: zero_lora_b_of(path, "layer.3.")),
+    ("all-linear-pooler-untrained", "all-linear", lambda path: zero_lora_b_of(path, "pooler")),
+    ("rslora-r-edited", "rslora", lambda path: edit_adapter_config(path, r=8)),
+    ("multi-second-untrained", "multi", lambda path: zero_lora_b_of(path, subpath="second")),
+    (
+        "other-base",
+        "peft",
+        lambda path: edit_adapter_config(path, base_model_name_or_path=OTHER_BASE),
+    ),
+    ("wider-base", "peft", widen_tensors),
+]
+TWIN_CASES = [
+    # (gate id, outcomes of LOADED and UPDATES, verdict, the test whose message is checked,
+    #  fragments of that message)
+    (  # DoRA magnitudes dropped by an exporter: re-initialised from the base, silently
+        "dora-no-magnitudes",
+        {LOADED: "FAILED", UPDATES: "PASSED"},
+        "REJECT",
+        LOADED,
+        [
+            "12 missing (model adapter tensors the file did not provide",
+            "12 DoRA magnitude vectors (lora_magnitude_vector, use_dora) are not in the file",
+            "re-initialised them from the base weights' row norms",
+        ],
+    ),
+    (  # a trained modules_to_save module dropped from the file (PEFT: a bare KeyError)
+        "saved-module-dropped",
+        {LOADED: "ERROR", UPDATES: "ERROR"},
+        "REJECT",
+        LOADED,
+        [
+            f"saved-module-dropped/{ADAPTER_WEIGHTS}: field modules_to_save",
+            f"found 2 of their parameters missing: {SAVED_MODULE}.bias, {SAVED_MODULE}.weight",
+            "an export or merge step dropped it",
+        ],
+    ),
+    (  # one layer's feed-forward (and attention output) modules never trained
+        "ffn-layer3-untrained",
+        {LOADED: "PASSED", UPDATES: "FAILED"},
+        "REJECT",
+        UPDATES,
+        [
+            "3 of 18 adapted modules have a zero weight update",
+            "(needs >= 1, [effect] min_changed_fraction)",
+            *(
+                f"  - encoder.layer.3.{module}\n"
+                for module in ("attention.output.dense", "intermediate.dense", "output.dense")
+            ),
+        ],
+    ),
+    (  # all-linear through sentence-transformers: the pooler never gets a gradient
+        "all-linear-pooler-untrained",
+        {LOADED: "PASSED", UPDATES: "FAILED"},
+        "REJECT",
+        UPDATES,
+        [
+            "1 of 37 adapted modules have a zero weight update",
+            "  - pooler.dense",
+            "sentence-transformers never calls BERT's pooler",
+        ],
+    ),
+    (  # the first adapter of the checkpoint is intact and passes under its own id ...
+        "multi-second-untrained/default",
+        {LOADED: "PASSED", UPDATES: "PASSED"},
+        "PROMOTE",
+        None,
+        [],
+    ),
+    (  # ... a second adapter never trained fails under its own id only
+        "multi-second-untrained/second",
+        {LOADED: "PASSED", UPDATES: "FAILED"},
+        "REJECT",
+        UPDATES,
+        ["12 of 12 adapted modules have a zero weight update"],
+    ),
     # refused before the load: r edited (rsLoRA scales by lora_alpha / sqrt(r)), another base,
     # tensors of a wider base
-    for name in ("rslora-r-edited", "other-base", "wider-base"):
-        assert run.outcomes(name) == {LOADED: "ERROR", UPDATES: "ERROR"}, name
-    message = run.section(LOADED, "rslora-r-edited")
-    assert "24 of 24 adapter tensors do not fit the base model" in message
-    assert "field r in adapter_config.json: expected rank 8, found 16" in message
-    message = run.section(LOADED, "other-base")
-    assert "adapter_config.json: base_model_name_or_path: the adapter was made for" in message
-    assert f"'{OTHER_BASE}'" in message  # the adapter's base ...
-    assert "sentence-transformers/all-MiniLM-L6-v2 -> " in message  # ... and the gate's
-    message = run.section(LOADED, "wider-base")
-    assert f"wider-base/{ADAPTER_WEIGHTS}: 24 of 24 adapter tensors do not fit" in message
-    assert (
-        "tensor 'base_model.model.encoder.layer.0.attention.self.query.lora_A.weight' "
-        "(lora_A, shape [8, 768]): field hidden_size in config.json: expected 384, found 768"
-    ) in message
-    assert "FAILED CLOSED" in summary
+    (
+        "rslora-r-edited",
+        {LOADED: "ERROR", UPDATES: "ERROR"},
+        "REJECT",
+        LOADED,
+        [
+            "24 of 24 adapter tensors do not fit the base model",
+            "field r in adapter_config.json: expected rank 8, found 16",
+        ],
+    ),
+    (
+        "other-base",
+        {LOADED: "ERROR", UPDATES: "ERROR"},
+        "REJECT",
+        LOADED,
+        [
+            "adapter_config.json: base_model_name_or_path: the adapter was made for",
+            f"'{OTHER_BASE}'",  # the adapter's base ...
+            "sentence-transformers/all-MiniLM-L6-v2 -> ",  # ... and the gate's
+        ],
+    ),
+    (
+        "wider-base",
+        {LOADED: "ERROR", UPDATES: "ERROR"},
+        "REJECT",
+        LOADED,
+        [
+            f"wider-base/{ADAPTER_WEIGHTS}: 24 of 24 adapter tensors do not fit",
+            f"tensor '{PEFT_PREFIX}encoder.layer.0.attention.self.query.lora_A.weight' "
+            "(lora_A, shape [8, 768]): field hidden_size in config.json: expected 384, found 768",
+        ],
+    ),
+]
+
+
+@pytest.fixture
+def twins_run(request, once_per_module, templates) -> SharedRun:
+    """Every broken twin in one gate run, made by the first test that asks."""
+
+    def run_twins() -> SharedRun:
+        project = request.getfixturevalue("gate_project")
+        twins = [
+            breaks(copy_checkpoint(templates[variant], project.checkpoint_path(name)))
+            for name, variant, breaks in TWINS
+        ]
+        # the two checks the twins break; the battery's other tests cost time and add nothing
+        return shared_run(project, twins, args=["-k", f"{LOADED} or {UPDATES}"])
+
+    return once_per_module("twins", run_twins)
+
+
+def test_broken_twins_fail_the_run_closed(twins_run):
+    assert twins_run.run.ret != 0
+    assert "FAILED CLOSED" in twins_run.summary
+    assert sorted(twins_run.checkpoints) == sorted(name for name, *_ in TWIN_CASES)
+
+
+@pytest.mark.parametrize(("name", "outcomes", "verdict", "test", "fragments"), cases(TWIN_CASES))
+def test_broken_twin_fails_with_its_diagnosis(twins_run, name, outcomes, verdict, test, fragments):
+    assert twins_run.run.outcomes(name) == outcomes
+    assert f"{verdict:<8} {name}" in twins_run.summary
+    if test is not None:
+        message = twins_run.run.section(test, name) + "\n"
+        for fragment in fragments:
+            assert fragment in message, f"{fragment!r} not in:\n{message}"
 
 
 # ---- loading: every tensor, through PEFT --------------------------------------------------
@@ -197,17 +292,20 @@ def loaded_variants(templates) -> dict[str, LoadedCandidate]:
     return loaded
 
 
-def test_every_tensor_of_each_variant_reaches_the_model(loaded_variants):
+@pytest.mark.parametrize(("name", "n_tensors", "n_modules"), cases(VARIANT_IDS))
+def test_every_tensor_of_a_variant_reaches_the_model(loaded_variants, name, n_tensors, n_modules):
     """DoRA magnitudes and saved modules are among the tensors compared, not just LoRA A/B."""
-    assert sorted(loaded_variants) == sorted(EXPECTED)
-    for name, candidate in loaded_variants.items():
-        report = candidate.load_report
-        assert report.exact, report.describe()
-        assert (report.n_file_tensors, report.n_model_tensors) == (EXPECTED[name][0],) * 2, name
+    report = loaded_variants[name].load_report
+    assert report.exact, report.describe()
+    assert (report.n_file_tensors, report.n_model_tensors) == (n_tensors, n_tensors)
+
+
+def test_the_variants_tensors_are_in_their_files(loaded_variants):
+    assert sorted(loaded_variants) == sorted(GATE_IDS)
     dora = load_file(str(loaded_variants["dora"].checkpoint.adapter_file))
     assert sum("lora_magnitude_vector" in key for key in dora) == 12
     saved = load_file(str(loaded_variants["saved-module"].checkpoint.adapter_file))
-    assert f"base_model.model.{SAVED_MODULE}.weight" in saved
+    assert f"{PEFT_PREFIX}{SAVED_MODULE}.weight" in saved
     assert loaded_variants["multi/second"].peft_model.active_adapter == "second"
 
 
@@ -224,7 +322,7 @@ def test_sentence_transformers_load_adapter_still_loses_dora_magnitudes(loaded_v
     report = verify_adapter_load(wrapper[0].model, ours.load_report.adapter)
 
     magnitudes = sorted(
-        key.removeprefix("base_model.model.")
+        key.removeprefix(PEFT_PREFIX)
         for key in load_file(str(ours.checkpoint.adapter_file))
         if "lora_magnitude_vector" in key
     )
@@ -241,22 +339,27 @@ def test_sentence_transformers_load_adapter_still_loses_dora_magnitudes(loaded_v
 # ---- the change profile ---------------------------------------------------------------------
 
 
-def test_change_profile_lora_and_rslora_updates_are_scaling_b_a(loaded_variants):
+#: (gate id, LoRA scaling): plain LoRA's lora_alpha / r, rsLoRA's lora_alpha / sqrt(r)
+LORA_SCALINGS = [("ffn", 16 / 8), ("rslora", 16 / math.sqrt(16))]
+
+
+@pytest.mark.parametrize(("name", "scaling"), cases(LORA_SCALINGS))
+def test_change_profile_lora_and_rslora_updates_are_scaling_b_a(loaded_variants, name, scaling):
     """LoRA: ||scaling * B @ A|| / ||W||, from the file's tensors; rsLoRA's scaling is
     lora_alpha / sqrt(r) (16 / 4 = 4), plain LoRA's lora_alpha / r (16 / 8 = 2)."""
-    for name, scaling in (("ffn", 16 / 8), ("rslora", 16 / math.sqrt(16))):
-        candidate = loaded_variants[name]
-        tensors = load_file(str(candidate.checkpoint.adapter_file))
-        base = load_base()[0].model.state_dict()
-        modules = change_profile(candidate.peft_model).modules
-        assert len(modules) == EXPECTED[name][1], name  # the loop below checks every one
-        for change in modules:
-            key = f"base_model.model.{change.module}"
-            delta = scaling * tensors[f"{key}.lora_B.weight"] @ tensors[f"{key}.lora_A.weight"]
-            weight = base[f"{change.module}.weight"]
-            expected = float(torch.linalg.norm(delta) / torch.linalg.norm(weight))
-            assert change.kind == "lora"
-            assert change.relative_update == pytest.approx(expected, rel=1e-5), change.module
+    candidate = loaded_variants[name]
+    tensors = load_file(str(candidate.checkpoint.adapter_file))
+    base = load_base()[0].model.state_dict()
+    modules = change_profile(candidate.peft_model).modules
+    n_modules = next(n for gate_id, _, n in VARIANT_IDS if gate_id == name)
+    assert len(modules) == n_modules  # the loop below checks every one
+    for change in modules:
+        key = f"{PEFT_PREFIX}{change.module}"
+        delta = scaling * tensors[f"{key}.lora_B.weight"] @ tensors[f"{key}.lora_A.weight"]
+        weight = base[f"{change.module}.weight"]
+        expected = float(torch.linalg.norm(delta) / torch.linalg.norm(weight))
+        assert change.kind == "lora"
+        assert change.relative_update == pytest.approx(expected, rel=1e-5), change.module
 
 
 def test_change_profile_dora_is_the_effective_weight_minus_the_base(loaded_variants):
@@ -272,7 +375,7 @@ def test_change_profile_dora_is_the_effective_weight_minus_the_base(loaded_varia
         update = merged[change.module].weight.detach() - weight
         expected = float(torch.linalg.norm(update) / torch.linalg.norm(weight))
         assert change.relative_update == pytest.approx(expected, rel=1e-4), change.module
-        layer = candidate.peft_model.get_submodule(f"base_model.model.{change.module}")
+        layer = candidate.peft_model.get_submodule(f"{PEFT_PREFIX}{change.module}")
         lora_only = float(torch.linalg.norm(layer.get_delta_weight("default")))
         assert abs(change.update_norm - lora_only) > 0.01 * lora_only  # magnitudes count
 
@@ -287,7 +390,7 @@ def test_change_profile_of_saved_modules_and_min_changed_fraction(loaded_variant
     update = sum(
         float(
             torch.sum(
-                (tensors[f"base_model.model.{SAVED_MODULE}.{p}"] - base[f"{SAVED_MODULE}.{p}"]) ** 2
+                (tensors[f"{PEFT_PREFIX}{SAVED_MODULE}.{p}"] - base[f"{SAVED_MODULE}.{p}"]) ** 2
             )
         )
         for p in ("weight", "bias")
@@ -298,7 +401,7 @@ def test_change_profile_of_saved_modules_and_min_changed_fraction(loaded_variant
     # one module of 13 untrained: fails at the default 1.0, passes at 12/13
     with torch.no_grad():
         layer = candidate.peft_model.get_submodule(
-            "base_model.model.encoder.layer.2.attention.self.value"
+            f"{PEFT_PREFIX}encoder.layer.2.attention.self.value"
         )
         kept = layer.lora_B["default"].weight.clone()
         layer.lora_B["default"].weight.zero_()

@@ -11,12 +11,17 @@ Target modules absent from the base are in test_gate_catches.py (PEFT's own refu
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 import bad_inputs as zoo
 import pytest
 import torch
-from test_gate_catches import ADAPTER_TESTS, LOADED
+from adapter_battery import ADAPTER_TESTS, BASELINE_UNTOUCHED, LOADED
+from cases import cases
+from gate_project import GateRun
+
+from harness.checkpoint.discover import ADAPTER_CONFIG, ADAPTER_WEIGHTS, PICKLED
 
 UNUSABLE = "unusable-input"
 
@@ -35,23 +40,26 @@ def assert_refused(run, test: str, checkpoint: str, *fragments: str) -> str:
 
 # ---- checkpoints refused before loading: that checkpoint's every test errors ----------------
 
-LOAD_REFUSALS = {
-    # name: (build(good, path, marker), file named, problem fragments, fix fragment)
-    "truncated": (
+LOAD_REFUSALS = [
+    # (name, build(good, path, marker), file named, problem fragments, fix fragment)
+    (
+        "truncated",
         lambda good, path, _: zoo.truncated_weights(good, path),
-        "adapter_model.safetensors",
+        ADAPTER_WEIGHTS,
         ["cannot be read as safetensors", "file not fully covered"],
         "re-save or re-download it: the file is truncated or corrupt",
     ),
-    "corrupt": (
+    (
+        "corrupt",
         lambda good, path, _: zoo.corrupt_weights(good, path),
-        "adapter_model.safetensors",
+        ADAPTER_WEIGHTS,
         ["cannot be read as safetensors", "exceeds the file"],
         "re-save or re-download it: the file is truncated or corrupt",
     ),
-    "non-finite": (
+    (
+        "non-finite",
         lambda good, path, _: zoo.non_finite_weights(good, path),
-        "adapter_model.safetensors",
+        ADAPTER_WEIGHTS,
         [
             "2 of 24 adapter tensors hold NaN or Inf values",
             "layer.0.attention.self.query.lora_A.weight: 1 NaN and 0 Inf of 3072 values",
@@ -59,43 +67,49 @@ LOAD_REFUSALS = {
         ],
         "training diverged",
     ),
-    "other-base": (
+    (
+        "other-base",
         lambda good, path, _: zoo.other_base_adapter(path),
-        "adapter_model.safetensors",
+        ADAPTER_WEIGHTS,
         ["8 of 8 adapter tensors do not fit the base model", "expected 384", "found 64"],
         "the adapter was made for another base model",
     ),
-    "unknown-base": (
+    (
+        "unknown-base",
         lambda good, path, _: zoo.unknown_base(good, path),
-        "adapter_config.json",
+        ADAPTER_CONFIG,
         ["'acme/never-downloaded-encoder'"],
         "[aliases]",
     ),
-    "unusable-rank": (
+    (
+        "unusable-rank",
         lambda good, path, _: zoo.unusable_rank(good, path),
-        "adapter_config.json",
+        ADAPTER_CONFIG,
         ['r = "eight" must be a positive whole number'],
         "restore the values the adapter was trained with",
     ),
-    "pickled": (
+    (
+        "pickled",
         zoo.pickled_adapter,
-        "adapter_model.bin",
+        PICKLED,
         ["is a pickled PyTorch file, and unpickling can run arbitrary code"],
         "torch.load(weights_only=True), which refuses code",
     ),
-    "bin-and-safetensors": (
+    (
+        "bin-and-safetensors",
         zoo.both_weight_files,
         "",  # the folder itself
         ["holds both adapter_model.safetensors and adapter_model.bin", "ambiguous"],
         "delete adapter_model.bin",
     ),
-}
+]
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", list(LOAD_REFUSALS))
-def test_bad_checkpoint_is_refused_before_loading(gate_project, good_adapter, tmp_path, name):
-    build, file, problems, fix = LOAD_REFUSALS[name]
+@pytest.mark.parametrize(("name", "build", "file", "problems", "fix"), cases(LOAD_REFUSALS))
+def test_bad_checkpoint_is_refused_before_loading(
+    gate_project, good_adapter, tmp_path, name, build, file, problems, fix
+):
     marker = tmp_path / "payload-ran"
     checkpoint = build(good_adapter, gate_project.checkpoint_path(name), marker)
 
@@ -132,7 +146,7 @@ def test_pickle_payload_is_live_but_never_runs(gate_project, good_adapter, tmp_p
 
     marker = tmp_path / "gate-payload-ran"
     checkpoint = zoo.pickled_adapter(good_adapter, gate_project.checkpoint_path("pickled"), marker)
-    run = gate_project.run(checkpoint, args=["-k", "baseline_untouched"])
+    run = gate_project.run(checkpoint, args=["-k", BASELINE_UNTOUCHED])
 
     assert run.ret == pytest.ExitCode.TESTS_FAILED
     assert "is a pickled PyTorch file" in run.text
@@ -156,7 +170,7 @@ def test_adapter_weights_without_config_are_refused(gate_project, good_adapter):
     run = gate_project.run(checkpoint)
     assert_nothing_gated(
         run,
-        f"{checkpoint / 'adapter_config.json'}: is missing: the folder holds adapter weights "
+        f"{checkpoint / ADAPTER_CONFIG}: is missing: the folder holds adapter weights "
         "(adapter_model.safetensors) but no adapter config",
         "fix: copy adapter_config.json from where the adapter was saved",
     )
@@ -167,7 +181,7 @@ def test_invalid_adapter_config_is_refused(gate_project, good_adapter):
     run = gate_project.run(checkpoint)
     assert_nothing_gated(
         run,
-        f"{checkpoint / 'adapter_config.json'}: is not valid JSON",
+        f"{checkpoint / ADAPTER_CONFIG}: is not valid JSON",
         "fix: re-save the adapter with save_pretrained",
     )
 
@@ -194,23 +208,25 @@ def test_empty_checkpoints_directory_gates_nothing(gate_project):
     assert not re.search(r"\d+ skipped", run.text)
 
 
-@pytest.mark.parametrize(
-    ("old", "new", "fragments"),
-    [
-        (
-            "batch_size = 64",
-            "batch_sise = 64",
-            ["unknown key 'batch_sise' in [gate]", "fix: did you mean 'batch_size'?"],
-        ),
-        (
-            "roc_auc = 0.95",
-            "roc_auc = 1.5",
-            ["[targets] roc_auc = 1.5 is outside its range [0.0, 1.0]", "fix: set roc_auc to a"],
-        ),
-    ],
-    ids=["unknown-key", "target-out-of-range"],
-)
-def test_bad_gate_toml_is_refused(gate_project, old, new, fragments):
+BAD_GATE_TOMLS = [
+    # (name, text in gate.toml, replaced by, message fragments)
+    (
+        "unknown-key",
+        "batch_size = 64",
+        "batch_sise = 64",
+        ["unknown key 'batch_sise' in [gate]", "fix: did you mean 'batch_size'?"],
+    ),
+    (
+        "target-out-of-range",
+        "roc_auc = 0.95",
+        "roc_auc = 1.5",
+        ["[targets] roc_auc = 1.5 is outside its range [0.0, 1.0]", "fix: set roc_auc to a"],
+    ),
+]
+
+
+@pytest.mark.parametrize(("name", "old", "new", "fragments"), cases(BAD_GATE_TOMLS))
+def test_bad_gate_toml_is_refused(gate_project, name, old, new, fragments):
     gate_project.set_config(old, new)
     run = gate_project.run(gate_project.stub_checkpoint())
     assert_nothing_gated(run, f"{gate_project.path / 'gate.toml'}: ", *fragments)
@@ -243,114 +259,124 @@ def test_a_run_without_gate_tests_is_left_alone(gate_project):
 
 # ---- data sets: one run, every bad gating set fails its checks --------------------------------
 
-DATA_ZOO = {
-    # name: (build(folder) -> path, format, fragments of "path[:line]: problem", fix fragment)
-    "missing_column": (zoo.missing_column, "jsonl", ":3: missing column 'sentence2'", "fix: give"),
-    "non_numeric_score": (
+DATA_ZOO = [
+    # (name, build(folder) -> path, format, fragment of "path[:line]: problem", fix fragment)
+    ("missing_column", zoo.missing_column, "jsonl", ":3: missing column 'sentence2'", "fix: give"),
+    (
+        "non_numeric_score",
         zoo.non_numeric_score,
         "csv",
         ":3: score 'high' in column 'score' is not a number",
         "fix: write the score as a decimal number",
     ),
-    "bad_label": (zoo.bad_label, "jsonl", ":2: label must be 0 or 1, got int 2", "fix: write"),
-    "one_class": (
+    ("bad_label", zoo.bad_label, "jsonl", ":2: label must be 0 or 1, got int 2", "fix: write"),
+    (
+        "one_class",
         zoo.one_class,
         "jsonl",
         ": all 8 pairs carry label 1: ROC-AUC, F1 and the FP rate are undefined with one class",
         "fix: add pairs of the other class",
     ),
-    "empty": (zoo.empty_file, "jsonl", ": the file holds no sentence pairs", "fix: point to"),
-    "not_utf8": (
+    ("empty", zoo.empty_file, "jsonl", ": the file holds no sentence pairs", "fix: point to"),
+    (
+        "not_utf8",
         zoo.not_utf8,
         "jsonl",
         ":2: byte 0xe9 at offset",
         "fix: re-save the file as UTF-8",
     ),
-    "gone": (
+    (
+        "gone",
         lambda folder: folder / "does-not-exist.jsonl",
         "jsonl",
         ": the file does not exist ([datasets.gone] path in gate.toml, role gate)",
         "fix: correct path under [datasets.gone]: a relative path is relative to gate.toml",
     ),
-}
+]
+QUALITY_TESTS = ("test_beats_baseline", "test_meets_targets", "test_fp_rate_under_target")
 
 
-def only_datasets(project, tables: str) -> None:
-    """Replace the project's [datasets.*] tables (they end gate.toml) with `tables`."""
-    path = project.path / "gate.toml"
-    text = path.read_text(encoding="utf-8")
-    path.write_text(text[: text.index("[datasets.")] + tables, encoding="utf-8")
+@dataclass(frozen=True)
+class DataZooRun:
+    """The one gate run over every bad gating set of DATA_ZOO: what it printed and wrote."""
+
+    run: GateRun
+    paths: dict[str, Path]  # data set name -> the file it points to
+    summary: str  # the release gate summary, unwrapped
+    results: dict
 
 
-@pytest.mark.slow
-def test_bad_data_sets_fail_their_gating_checks(gate_project, good_adapter):
-    gate_project.include("test_quality.py")
-    folder = gate_project.path / "data"
+def run_data_zoo(project, good_adapter) -> DataZooRun:
+    """Every bad data set of DATA_ZOO gated at once, on the good adapter, by the quality battery."""
+    project.include("test_quality.py")
+    folder = project.path / "data"
     folder.mkdir()
-    paths = {name: build(folder) for name, (build, *_) in DATA_ZOO.items()}
-    only_datasets(
-        gate_project,
+    paths = {name: build(folder) for name, build, *_ in DATA_ZOO}
+    project.replace_datasets(
         "".join(
             f'[datasets.{name}]\nrole = "gate"\npath = "{paths[name].as_posix()}"\n'
             f'format = "{fmt}"\n\n'
-            for name, (_, fmt, *_) in DATA_ZOO.items()
+            for name, _, fmt, *_ in DATA_ZOO
+        )
+    )
+    run = project.run(good_adapter, args=["test_quality_battery.py"])
+    summary = " ".join(run.summary().split())  # the summary wraps long lines
+    return DataZooRun(run, paths, summary, project.results())
+
+
+@pytest.fixture
+def data_zoo(request, once_per_module) -> DataZooRun:
+    """The data-zoo run, made by the first test that asks and shared by the others."""
+    return once_per_module(
+        "data zoo",
+        lambda: run_data_zoo(
+            request.getfixturevalue("gate_project"), request.getfixturevalue("good_adapter")
         ),
     )
 
-    run = gate_project.run(good_adapter, args=["test_quality_battery.py"])
 
-    assert run.ret == pytest.ExitCode.TESTS_FAILED
-    outcomes = run.outcomes(f"{next(iter(DATA_ZOO))}-good-adapter")
-    assert outcomes == dict.fromkeys(
-        ["test_beats_baseline", "test_meets_targets", "test_fp_rate_under_target"], "ERROR"
+@pytest.mark.slow
+def test_bad_data_sets_fail_the_run_and_leave_it_incomplete(data_zoo):
+    assert data_zoo.run.ret == pytest.ExitCode.TESTS_FAILED
+    assert "Traceback" not in data_zoo.run.text
+    assert "INCOMPLETE" in data_zoo.summary
+    assert data_zoo.results["complete"] is False
+    assert {d["name"]: d["status"] for d in data_zoo.results["datasets"]} == dict.fromkeys(
+        (name for name, *_ in DATA_ZOO), "unreadable"
     )
-    summary = " ".join(run.summary().split())  # the summary wraps long lines
-    results = gate_project.results()
-    for name, (_, _, problem, fix) in DATA_ZOO.items():
-        message = run.section("test_beats_baseline", f"{name}-good-adapter")
-        expected = f"gating data set '{name}': {paths[name]}{problem}"
-        assert expected in message, f"{name}: {expected!r} not in\n{message}"
-        assert fix in message, f"{name}: {fix!r} not in\n{message}"
-        assert f"gating data set '{name}' could not be read: " in summary
-        reason = f"gating data set '{name}' could not be read: {paths[name]}{problem}"
-        assert any(r.startswith(reason) for r in results["incomplete_reasons"]), reason
-    assert "Traceback" not in run.text
-    assert "INCOMPLETE" in summary
-    assert results["complete"] is False
-    assert {d["name"]: d["status"] for d in results["datasets"]} == dict.fromkeys(
-        DATA_ZOO, "unreadable"
-    )
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("name", "problem", "fix"), cases((name, problem, fix) for name, _, _, problem, fix in DATA_ZOO)
+)
+def test_bad_data_set_fails_its_gating_checks(data_zoo, name, problem, fix):
+    run = data_zoo.run
+    assert run.outcomes(f"{name}-good-adapter") == dict.fromkeys(QUALITY_TESTS, "ERROR")
+    message = run.section("test_beats_baseline", f"{name}-good-adapter")
+    expected = f"gating data set '{name}': {data_zoo.paths[name]}{problem}"
+    assert expected in message, f"{expected!r} not in\n{message}"
+    assert fix in message, f"{fix!r} not in\n{message}"
+    assert f"gating data set '{name}' could not be read: " in data_zoo.summary
+    reason = f"gating data set '{name}' could not be read: {data_zoo.paths[name]}{problem}"
+    assert any(r.startswith(reason) for r in data_zoo.results["incomplete_reasons"]), reason
 
 
 # ---- session level: a partial run is never a complete one -------------------------------------
-
-SKIPPING_GATE_TEST = """
-import pytest
-
-pytestmark = pytest.mark.gpu
-
-
-def test_runs(candidate):
-    pass
-
-
-def test_cannot_check_here(candidate):
-    pytest.skip("this check needs a GPU")
-"""
 
 
 @pytest.mark.slow
 def test_a_partial_run_says_it_is_incomplete(gate_project, good_adapter):
     """A skipped check, a gating set that cannot be read (its checks not even collected) and a
     checkpoint none of whose tests ran: the run fails, and results.json says why."""
-    (gate_project.path / "test_partial.py").write_text(SKIPPING_GATE_TEST, encoding="utf-8")
+    gate_test = gate_project.add_skipping_gate_test("good-adapter")
     gate_project.set_config('path = "/', 'path = "/nonexistent/')
     gate_project.stub_checkpoint("left-out")
 
     run = gate_project.run(
         good_adapter,
         gate_project.checkpoint_path("left-out"),
-        args=["test_partial.py", "-k", "not left-out"],
+        args=[gate_test, "-k", "not left-out"],
     )
 
     assert run.ret == pytest.ExitCode.TESTS_FAILED
@@ -369,24 +395,10 @@ def test_a_partial_run_says_it_is_incomplete(gate_project, good_adapter):
 # ---- reported, not refused: duplicate pairs and texts beyond the model's maximum length -------
 
 
-def tiny_gating_set(project) -> Path:
-    """The project gates one small valid data set (2 duplicate pairs, 1 over-long text) with
-    targets anything meets."""
-    project.relax_targets()
-    project.fewer_resamples()
-    data = zoo.duplicates_and_long_texts(project.path)
-    only_datasets(
-        project,
-        f'[datasets.tiny]\nrole = "gate"\npath = "{data.as_posix()}"\nformat = "jsonl"\n'
-        'calibration_split = "calibration"\ntest_split = "test"\n',
-    )
-    return data
-
-
 @pytest.mark.slow
 def test_duplicate_pairs_and_over_long_texts_are_counted_and_reported(gate_project, good_adapter):
     gate_project.include("test_quality.py")
-    tiny_gating_set(gate_project)
+    zoo.tiny_gating_set(gate_project)
 
     run = gate_project.run(good_adapter, args=["test_quality_battery.py"])
 

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from test_bad_inputs import tiny_gating_set
+from bad_inputs import tiny_gating_set
 
 pytestmark = pytest.mark.slow
 

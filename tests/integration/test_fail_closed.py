@@ -8,20 +8,6 @@ import pytest
 import torch
 from factories import make_full_model
 
-SKIPPING_GATE_TEST = """
-import pytest
-
-pytestmark = pytest.mark.gpu
-
-
-def test_runs(candidate):
-    assert candidate.checkpoint.name == "full-model"
-
-
-def test_cannot_check_here(candidate):
-    pytest.skip("this check needs a GPU")
-"""
-
 
 @pytest.fixture
 def no_cuda(monkeypatch):
@@ -56,10 +42,10 @@ def test_device_cuda_in_gate_toml_without_gpu_is_an_error(gate_project, no_cuda)
 
 @pytest.mark.slow
 def test_a_skipped_gate_test_fails_the_run(gate_project):
-    (gate_project.path / "test_skipping_gate.py").write_text(SKIPPING_GATE_TEST, encoding="utf-8")
+    gate_test = gate_project.add_skipping_gate_test("full-model")
     checkpoint = make_full_model(gate_project.checkpoint_path("full-model"))
 
-    run = gate_project.run(checkpoint, args=["test_skipping_gate.py"])
+    run = gate_project.run(checkpoint, args=[gate_test])
 
     run.result.assert_outcomes(passed=1, skipped=1)  # alone, pytest would call this a success
     assert run.ret == pytest.ExitCode.TESTS_FAILED

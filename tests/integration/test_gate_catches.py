@@ -8,13 +8,12 @@ the seed's own loading path, the one that shipped three no-op adapters.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 import torch
+from adapter_battery import ADAPTER_TESTS, BASELINE_UNTOUCHED, CHANGES, LOADED
+from cases import cases
 from factories import (
-    ADAPTER_WEIGHTS,
     add_wrapper_prefix,
     base_model_path,
     load_base,
@@ -25,36 +24,20 @@ from factories import (
     make_peft_adapter,
     make_wrong_prefix,
 )
+from gate_project import GateRun
+from paths import GATE_TOML, REPO
 from peft import PeftModel
 
 from harness.checkpoint.checks import check_changes_embeddings, check_loaded_exactly
 from harness.checkpoint.diagnose import key_prefix_mismatch
-from harness.checkpoint.discover import read_checkpoint
+from harness.checkpoint.discover import ADAPTER_WEIGHTS, read_checkpoint
 from harness.checkpoint.load import LoadedCandidate, load_candidate, verify_adapter_load
 from harness.checkpoint.safetensors_files import read_adapter_weights
 from harness.config import load_config
-from harness.embedding.device import low_precision_dtypes
 
 pytestmark = pytest.mark.slow
 
-REPO = Path(__file__).resolve().parents[2]
 EXAMPLE_ADAPTER = REPO / "models" / "minilm-stsb-lora"
-
-LOADED = "test_adapter_loaded_exactly"
-CHANGES = "test_adapter_changes_embeddings"
-ADAPTER_TESTS = (
-    LOADED,
-    CHANGES,
-    "test_merged_equals_unmerged",
-    "test_merged_model_reloads_identically",
-    "test_disabled_adapter_reproduces_base",
-    "test_adapter_updates_every_module",
-    *(
-        f"test_merged_equals_unmerged_low_precision[{dtype}]"
-        for dtype in low_precision_dtypes("cuda" if torch.cuda.is_available() else "cpu")
-    ),
-    "test_baseline_untouched",  # last: the one test that applies to full models too
-)
 
 
 # ---- broken checkpoints ---------------------------------------------------------------------
@@ -168,7 +151,7 @@ def test_seed_loading_path_is_caught(good_adapter):
     st = seed_model.base_model.model
     lora_b = [p for name, p in st.named_parameters() if "lora_B" in name]
     assert len(lora_b) == 12 and not any(torch.any(p) for p in lora_b)
-    config = load_config(REPO / "gate.toml")
+    config = load_config(GATE_TOML)
     probe = [
         s for s in config.effect.probe_path.read_text(encoding="utf-8").splitlines() if s.strip()
     ]
@@ -202,20 +185,41 @@ def test_seed_loading_path_is_caught(good_adapter):
 # ---- good checkpoints -----------------------------------------------------------------------
 
 
-def test_good_adapters_pass_in_both_layouts(gate_project, good_adapter):
-    st_saved = gate_project.checkpoint_path("st-saved")
-    good_adapter.rename(st_saved)
-    peft_saved = make_peft_adapter(gate_project.checkpoint_path("peft-saved"))
-    assert read_checkpoint(st_saved).saved_by == "sentence-transformers"
-    assert read_checkpoint(peft_saved).saved_by == "peft"
+LAYOUTS = [
+    # (gate id, the layout its folder reads as)
+    ("st-saved", "sentence-transformers"),
+    ("peft-saved", "peft"),
+]
 
-    run = gate_project.run(st_saved, peft_saved)
 
+@pytest.fixture
+def layouts_run(request, once_per_module) -> tuple[GateRun, dict[str, str]]:
+    """A good adapter in each save layout, gated in one run made by the first test that asks,
+    and the layout each folder reads as."""
+
+    def run_layouts() -> tuple[GateRun, dict[str, str]]:
+        project = request.getfixturevalue("gate_project")
+        st_saved = project.checkpoint_path("st-saved")
+        request.getfixturevalue("good_adapter").rename(st_saved)
+        peft_saved = make_peft_adapter(project.checkpoint_path("peft-saved"))
+        saved_by = {path.name: read_checkpoint(path).saved_by for path in (st_saved, peft_saved)}
+        return project.run(st_saved, peft_saved), saved_by
+
+    return once_per_module("layouts", run_layouts)
+
+
+def test_good_adapters_pass_in_both_layouts(layouts_run):
+    run, _ = layouts_run
     assert run.ret == 0, run.text
-    run.result.assert_outcomes(passed=2 * len(ADAPTER_TESTS))
-    for name in ("st-saved", "peft-saved"):
-        assert run.outcomes(name) == dict.fromkeys(ADAPTER_TESTS, "PASSED")
-        assert f"PROMOTE  {name}" in run.summary()
+    run.result.assert_outcomes(passed=len(LAYOUTS) * len(ADAPTER_TESTS))
+
+
+@pytest.mark.parametrize(("name", "saved_by"), cases(LAYOUTS))
+def test_good_adapter_passes_in_its_layout(layouts_run, name, saved_by):
+    run, layouts = layouts_run
+    assert layouts[name] == saved_by
+    assert run.outcomes(name) == dict.fromkeys(ADAPTER_TESTS, "PASSED")
+    assert f"PROMOTE  {name}" in run.summary()
 
 
 def test_full_model_runs_only_what_applies(gate_project):
@@ -224,7 +228,7 @@ def test_full_model_runs_only_what_applies(gate_project):
 
     assert run.ret == 0, run.text
     run.result.assert_outcomes(passed=1, deselected=len(ADAPTER_TESTS) - 1)
-    assert run.outcomes("full-model") == {"test_baseline_untouched": "PASSED"}
+    assert run.outcomes("full-model") == {BASELINE_UNTOUCHED: "PASSED"}
     summary = run.summary()
     assert "PROMOTE  full-model" in summary
     assert "not applicable (not run, not counted as passed):" in summary

@@ -10,11 +10,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from paths import REPO
 from results_factory import build
 
 from harness.report.html import render_html
 
-REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / "scripts" / "check_report_in_browser.py"
 
 

@@ -2,34 +2,13 @@
 
 from __future__ import annotations
 
-import re
-from pathlib import Path
-
 import pytest
 
+# GATE_TOML, edited and config_error are imported from here by test_change_profile_report.py
+from config_edits import config_error, edited
+from paths import GATE_TOML, REPO
+
 from harness.config import check_device, load_config
-from harness.errors import ConfigError
-
-REPO = Path(__file__).resolve().parents[2]
-GATE_TOML = REPO / "gate.toml"
-
-
-def edited(tmp_path: Path, pattern: str, replacement: str) -> Path:
-    """A copy of the repository's gate.toml with one regex substitution (which must match)."""
-    text, count = re.subn(pattern, replacement, GATE_TOML.read_text(encoding="utf-8"), flags=re.M)
-    assert count, f"{pattern!r} matched nothing in gate.toml"
-    path = tmp_path / "gate.toml"
-    path.write_text(text, encoding="utf-8")
-    return path
-
-
-def config_error(path: Path) -> str:
-    with pytest.raises(ConfigError) as caught:
-        load_config(path)
-    message = str(caught.value)
-    assert message.startswith(str(path)), "the message names the file"
-    assert "\n  fix: " in message, "the message says how to fix it"
-    return message
 
 
 def test_repository_gate_toml_loads():
@@ -51,21 +30,25 @@ def test_repository_gate_toml_loads():
 @pytest.mark.parametrize(
     ("pattern", "typo", "table", "meant"),
     [
-        (r"^batch_size = ", "batch_sise = ", "gate", "batch_size"),
-        (
+        pytest.param(r"^batch_size = ", "batch_sise = ", "gate", "batch_size", id="batch_size"),
+        pytest.param(
             r"^min_mean_cosine_distance = ",
             "min_mean_cosine_distanse = ",
             "effect",
             "min_mean_cosine_distance",
+            id="min_mean_cosine_distance",
         ),
-        (r"^n_resamples = ", "n_resample = ", "comparison", "n_resamples"),
-        (
+        pytest.param(
+            r"^n_resamples = ", "n_resample = ", "comparison", "n_resamples", id="n_resamples"
+        ),
+        pytest.param(
             r"^calibration_split = ",
             "calibraton_split = ",
             "datasets.it_incidents",
             "calibration_split",
+            id="calibration_split",
         ),
-        (r"^\[threshold\]", "[treshold]", "gate.toml", "threshold"),
+        pytest.param(r"^\[threshold\]", "[treshold]", "gate.toml", "threshold", id="threshold"),
     ],
 )
 def test_unknown_key_is_an_error_that_suggests_the_right_one(tmp_path, pattern, typo, table, meant):
@@ -78,25 +61,29 @@ def test_unknown_key_is_an_error_that_suggests_the_right_one(tmp_path, pattern, 
 @pytest.mark.parametrize(
     ("pattern", "replacement", "expected"),
     [
-        (
+        pytest.param(
             r"^spearman = 0\.80",
             "spearman = 1.5",
             "[targets] spearman = 1.5 is outside its range [-1.0, 1.0]",
+            id="spearman",
         ),
-        (
+        pytest.param(
             r"^roc_auc = 0\.95",
             "roc_auc = -0.1",
             "[targets] roc_auc = -0.1 is outside its range [0.0, 1.0]",
+            id="roc_auc",
         ),
-        (
+        pytest.param(
             r"^confidence = 0\.95",
             "confidence = 1.5",
             "[comparison] confidence = 1.5 is outside its range",
+            id="confidence",
         ),
-        (
+        pytest.param(
             r"^batch_size = 64",
             "batch_size = 0",
             "[gate] batch_size = 0 is outside its range [1, 65536]",
+            id="batch_size",
         ),
     ],
 )
@@ -121,7 +108,7 @@ def test_unknown_comparison_metric_is_an_error(tmp_path):
     assert "known metrics:" in message
 
 
-@pytest.mark.parametrize("device", ["gpu", "cuda0", "CPU", "cuda:x", ""])
+@pytest.mark.parametrize("device", ["gpu", "cuda0", "CPU", "cuda:x", pytest.param("", id="empty")])
 def test_bad_device_is_an_error(tmp_path, device):
     message = config_error(edited(tmp_path, r'^device = "auto"', f'device = "{device}"'))
     assert f"device '{device}' is not auto, cpu, cuda or cuda:N" in message

@@ -7,7 +7,6 @@ import csv
 import dataclasses
 import io
 import json
-import os
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,6 +16,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from paths import DATASETS
 
 from harness.errors import DataError
 from harness.quality.pairs import FORMATS, PairDataset, read_pairs
@@ -502,13 +502,20 @@ def test_non_utf8_bytes_name_the_line(tmp_path: Path, fmt: str) -> None:
 @pytest.mark.parametrize(
     ("fmt", "text", "fragment"),
     [
-        ("jsonl", "", "no sentence pairs"),
-        ("jsonl", "\n  \n\n", "no sentence pairs"),
-        ("stsb", "", "no sentence pairs"),
-        ("mrpc", "", "empty"),
-        ("mrpc", "Quality\t#1 ID\t#2 ID\t#1 String\t#2 String\r\n", "no sentence pairs"),
-        ("csv", "", "empty"),
-        ("csv", "sentence1,sentence2,score\n", "no sentence pairs"),
+        pytest.param("jsonl", "", "no sentence pairs", id="jsonl-empty"),
+        pytest.param("jsonl", "\n  \n\n", "no sentence pairs", id="jsonl-blank-lines"),
+        pytest.param("stsb", "", "no sentence pairs", id="stsb-empty"),
+        pytest.param("mrpc", "", "empty", id="mrpc-empty"),
+        pytest.param(
+            "mrpc",
+            "Quality\t#1 ID\t#2 ID\t#1 String\t#2 String\r\n",
+            "no sentence pairs",
+            id="mrpc-header-only",
+        ),
+        pytest.param("csv", "", "empty", id="csv-empty"),
+        pytest.param(
+            "csv", "sentence1,sentence2,score\n", "no sentence pairs", id="csv-header-only"
+        ),
     ],
 )
 def test_empty_files_are_refused(tmp_path: Path, fmt: str, text: str, fragment: str) -> None:
@@ -523,18 +530,26 @@ def test_unknown_format_lists_formats(tmp_path: Path) -> None:
         read_pairs(path, "tsv")
 
 
-def test_missing_file_and_directory(tmp_path: Path) -> None:
-    with raises_data_error(tmp_path / "nope.jsonl", None, "file not found", "check the path"):
-        read_pairs(tmp_path / "nope.jsonl", "jsonl")
-    with raises_data_error(tmp_path, None, "directory"):
-        read_pairs(tmp_path, "jsonl")
+@pytest.mark.parametrize(
+    ("where", "fragments"),
+    [
+        pytest.param("nope.jsonl", ("file not found", "check the path"), id="missing-file"),
+        pytest.param("", ("directory",), id="directory"),
+    ],
+)
+def test_missing_file_and_directory(tmp_path: Path, where: str, fragments: tuple[str, ...]) -> None:
+    path = tmp_path / where
+    with raises_data_error(path, None, *fragments):
+        read_pairs(path, "jsonl")
 
 
 @pytest.mark.parametrize(
     ("fmt", "text"),
     [
-        ("jsonl", jsonl({"sentence1": "a", "sentence2": "b", "split": "dev"})),
-        ("csv", "sentence1,sentence2,slice\na,b,x\n"),
+        pytest.param(
+            "jsonl", jsonl({"sentence1": "a", "sentence2": "b", "split": "dev"}), id="jsonl"
+        ),
+        pytest.param("csv", "sentence1,sentence2,slice\na,b,x\n", id="csv"),
     ],
 )
 def test_no_score_and_no_label_is_refused(tmp_path: Path, fmt: str, text: str) -> None:
@@ -594,9 +609,13 @@ def test_fingerprint_mrpc_matches_csv_with_labels(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("old", "new"),
     [
-        ("A man is playing a flute.", "A man is playing a flute!"),  # one character in a text
-        ("\t5.000\t", "\t5.001\t"),  # a score
-        ("main-forums\tdeft-forum\t2014\t0003\t0.000\tCats sleep.\tStocks fell.\n", ""),  # a row
+        pytest.param("A man is playing a flute.", "A man is playing a flute!", id="one-character"),
+        pytest.param("\t5.000\t", "\t5.001\t", id="a-score"),
+        pytest.param(
+            "main-forums\tdeft-forum\t2014\t0003\t0.000\tCats sleep.\tStocks fell.\n",
+            "",
+            id="a-row",
+        ),
     ],
 )
 def test_fingerprint_changes_with_content(tmp_path: Path, old: str, new: str) -> None:
@@ -747,14 +766,6 @@ def test_jsonl_and_csv_round_trip_arbitrary_unicode(
 # --------------------------------------------------------------------------- real data
 
 
-def _datasets_dir() -> Path:
-    env = os.environ.get("GATE_DATASETS")
-    if env:
-        return Path(env)
-    return Path(__file__).resolve().parents[2].parent / "shared" / "datasets"
-
-
-DATASETS = _datasets_dir()
 needs_datasets = pytest.mark.skipif(
     not DATASETS.is_dir(),
     reason=f"public STS-B/MRPC files not found at {DATASETS} (set GATE_DATASETS to their folder)",

@@ -77,8 +77,8 @@ def test_a_worker_reports_tests_that_xdist_did_not_group():
 @pytest.mark.parametrize(
     "items",
     [
-        [_item("t.py::test_a[alpha]@alpha", "alpha")],  # grouped
-        [_item("t.py::test_plain", None)],  # not a gate test
+        pytest.param([_item("t.py::test_a[alpha]@alpha", "alpha")], id="grouped"),
+        pytest.param([_item("t.py::test_plain", None)], id="not-a-gate-test"),
     ],
 )
 def test_grouped_or_ungroupable_tests_are_not_reported(items):
