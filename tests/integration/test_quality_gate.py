@@ -52,7 +52,7 @@ def test_baseline_is_encoded_once_then_served_from_the_cache(quality_project, tm
     baseline_key = "baseline/all-MiniLM-L6-v2"
     assert first[baseline_key] > 500  # the fixture's unique sentences and the probe
     assert baseline_key not in second  # nothing encoded again: all from the cache
-    assert second["candidate/base-twin/adapter"] == first["candidate/base-twin/adapter"]
+    assert second["candidate/base-twin/shipped"] == first["candidate/base-twin/shipped"]
 
 
 def test_results_json_holds_metrics_intervals_thresholds_and_fingerprints(

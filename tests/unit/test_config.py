@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
-# GATE_TOML, edited and config_error are imported from here by test_change_profile_report.py
 from config_edits import config_error, edited
 from paths import GATE_TOML, REPO
 

@@ -31,14 +31,14 @@ TEXTS = [f"sentence {i}" * (i % 3 + 1) for i in range(20)]
 def test_batch_size_halves_until_it_fits_and_each_halving_is_an_event():
     model, events = FakeModel(limit=8), []
 
-    vectors, used = encode_texts(model, TEXTS, 64, key="candidate/x/adapter", events=events)
+    vectors, used = encode_texts(model, TEXTS, 64, key="candidate/x/shipped", events=events)
 
     assert used == 8
     assert model.calls == [64, 32, 16, 8]
     np.testing.assert_array_equal(vectors[:, 0], [len(t) for t in TEXTS])
     assert [(e.batch_size, e.new_batch_size) for e in events] == [(64, 32), (32, 16), (16, 8)]
     assert events[0].message == (
-        "out of GPU memory encoding 20 texts (candidate/x/adapter) at batch size 64: "
+        "out of GPU memory encoding 20 texts (candidate/x/shipped) at batch size 64: "
         "continued at batch size 32"
     )
 
@@ -56,7 +56,7 @@ def test_embedder_keeps_the_smaller_batch_size_and_the_summary_prints_the_event(
     model = FakeModel(limit=16)
     embedder = Embedder(batch_size=64, device="cpu")
 
-    first = embedder.encode(model, TEXTS[:10], key="candidate/x/adapter")
+    first = embedder.encode(model, TEXTS[:10], key="candidate/x/shipped")
     second = embedder.encode(model, TEXTS[10:], key="candidate/x/merged")
 
     assert first.shape == second.shape == (10, 2)
@@ -73,7 +73,7 @@ def test_embedder_keeps_the_smaller_batch_size_and_the_summary_prints_the_event(
     }
     summary = " ".join(render_summary(results).split())  # wrapped at 100 columns
     assert (
-        "out of GPU memory encoding 10 texts (candidate/x/adapter) at batch size 64: continued "
+        "out of GPU memory encoding 10 texts (candidate/x/shipped) at batch size 64: continued "
         "at batch size 32" in summary
     )
     assert "at batch size 32: continued at batch size 16" in summary

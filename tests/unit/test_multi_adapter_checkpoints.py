@@ -6,7 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from test_checkpoints import adapter_folder, error, full_model_folder
+from checkpoint_folders import adapter_folder, full_model_folder
+from checkpoint_folders import checkpoint_error as error
 
 from harness.checkpoint.discover import (
     checkpoints_from_paths,

@@ -7,10 +7,10 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
-from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from paths import REPO
 from results_factory import GRADED, build
 
 from harness.config import ThroughputSpec, load_config
@@ -31,9 +31,6 @@ from harness.throughput.measure import (
 )
 from harness.throughput.memory import PeakMemory
 from harness.throughput.variants import ModelVariants
-
-REPO = Path(__file__).resolve().parents[2]
-
 
 # ---- cases -----------------------------------------------------------------------------------
 

@@ -1,0 +1,36 @@
+"""Checkpoint folders written by hand (no weights worth loading), for discovery tests."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from harness.checkpoint.discover import ADAPTER_CONFIG, ADAPTER_WEIGHTS, MINILM_HUB_ID, ST_MODULES
+from harness.errors import CheckpointError
+
+
+def adapter_folder(path: Path, *, st_layout: bool = False, base: str = MINILM_HUB_ID) -> Path:
+    """The files that make a folder a PEFT adapter (plus modules.json in the ST layout)."""
+    path.mkdir(parents=True)
+    config = {"peft_type": "LORA", "base_model_name_or_path": base, "r": 8, "lora_alpha": 16}
+    (path / ADAPTER_CONFIG).write_text(json.dumps(config), encoding="utf-8")
+    (path / ADAPTER_WEIGHTS).write_bytes(b"")
+    if st_layout:
+        (path / ST_MODULES).write_text("[]", encoding="utf-8")
+    return path
+
+
+def full_model_folder(path: Path) -> Path:
+    path.mkdir(parents=True)
+    (path / ST_MODULES).write_text("[]", encoding="utf-8")
+    return path
+
+
+def checkpoint_error(call, *args, **kwargs) -> str:
+    """The message of the CheckpointError `call` raises (which must say how to fix it)."""
+    with pytest.raises(CheckpointError) as caught:
+        call(*args, **kwargs)
+    assert "\n  fix: " in str(caught.value)
+    return str(caught.value)
