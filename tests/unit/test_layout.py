@@ -149,3 +149,15 @@ def test_importing_never_imports_torch(modules):
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
     assert done.returncode == 0, done.stderr
+
+
+def test_a_unit_test_run_of_a_reader_never_imports_torch():
+    code = (
+        "import sys, pytest\n"
+        "code = pytest.main(['-q', '-p', 'no:cacheprovider', 'tests/unit/test_data.py', "
+        "'-k', 'stsb'])\n"
+        f"heavy = [m for m in {HEAVY!r} if m in sys.modules]\n"
+        "assert code == 0 and not heavy, (code, heavy)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
