@@ -240,7 +240,39 @@ def _dataset(source: Path, name: str, data: Any, default_targets: dict[str, floa
         targets=targets if role == "gate" else {},
     )
     table.finish()
+    _check_calibration_part(source, spec)
     return spec
+
+
+def _check_calibration_part(source: Path, spec: DatasetSpec) -> None:
+    """The calibration part is named one way and is not the test part: a threshold tuned on
+    the pairs it is judged on, or a key silently ignored, would switch a check off."""
+    table = f"[datasets.{spec.name}]"
+    if spec.calibration_path is not None and spec.calibration_split is not None:
+        raise ConfigError(
+            source,
+            f"{table} sets both calibration_path and calibration_split: the calibration part "
+            "would be the calibration_path file, and calibration_split would be ignored",
+            "remove calibration_split (the calibration_path file is the calibration part), or "
+            "remove calibration_path to take the calibration part from path's split column",
+        )
+    if spec.calibration_split is not None and spec.calibration_split == spec.test_split:
+        raise ConfigError(
+            source,
+            f"{table} calibration_split and test_split are both '{spec.test_split}': the "
+            "threshold would be tuned on the test pairs it is judged on",
+            "give calibration_split and test_split two different splits of the file",
+        )
+    if spec.calibration_path is not None and (
+        spec.calibration_path.resolve() == spec.path.resolve()
+    ):
+        raise ConfigError(
+            source,
+            f"{table} calibration_path is path ({spec.path.resolve()}): the threshold would be "
+            "tuned on the test pairs it is judged on",
+            "point calibration_path to a file of other pairs, or take both parts from one file "
+            "with calibration_split and test_split",
+        )
 
 
 def load_config(path: str | Path) -> GateConfig:
@@ -300,6 +332,13 @@ def load_config(path: str | Path) -> GateConfig:
 
     comp = _Table(source, "comparison", root.get("comparison", dict, {}))
     metrics = tuple(comp.get("metrics", list, ["spearman", "roc_auc"]))
+    if not metrics:
+        raise ConfigError(
+            source,
+            "[comparison] metrics = [] names no metric: test_beats_baseline would compare "
+            "nothing and pass every candidate",
+            'name the metrics a candidate is compared on, e.g. metrics = ["spearman", "roc_auc"]',
+        )
     for metric in metrics:
         if metric not in METRICS:
             raise ConfigError(

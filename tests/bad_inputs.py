@@ -248,6 +248,20 @@ def duplicates_and_long_texts(folder: Path) -> Path:
     return path
 
 
+def shared_pairs(folder: Path) -> Path:
+    """Calibration and test splits that share 2 pairs, the first with its sentences swapped."""
+    calibration = pair_rows(10, split="calibration")
+    test = [
+        {**row, "sentence1": row["sentence1"].replace("vpn", "VPN client")}
+        for row in pair_rows(12, split="test")
+    ]
+    swapped = {"sentence1": calibration[0]["sentence2"], "sentence2": calibration[0]["sentence1"]}
+    test += [{**calibration[0], **swapped, "split": "test"}, {**calibration[1], "split": "test"}]
+    path = folder / "shared_pairs.jsonl"
+    path.write_text(_jsonl(calibration + test), encoding="utf-8")
+    return path
+
+
 def tiny_gating_set(project: GateProject) -> Path:
     """The project gates one small valid data set (2 duplicate pairs, 1 over-long text) with
     targets anything meets."""

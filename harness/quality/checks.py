@@ -22,6 +22,25 @@ def _interval(low: float, high: float) -> str:
     return f"[{low:+.4f}, {high:+.4f}]"
 
 
+def non_inferiority(min_delta: float) -> str | None:
+    """A negative min_delta is a non-inferiority margin: what it asks of a candidate, in words
+    (never "beats"); None for min_delta >= 0, where a candidate must beat the baseline."""
+    if min_delta >= 0:
+        return None
+    return f"not worse than the baseline by more than {-min_delta:g}"
+
+
+def margin_note(metrics: list[str] | tuple[str, ...], min_delta: float) -> str | None:
+    """The line the summary and the reports show for a non-inferiority margin, else None."""
+    margin = non_inferiority(min_delta)
+    if margin is None:
+        return None
+    return (
+        f"comparison: each candidate must be {margin} on {', '.join(metrics)} "
+        f"(min_delta {min_delta:g}, a non-inferiority margin)"
+    )
+
+
 def check_beats_baseline(evaluation: Evaluation, spec: ComparisonSpec) -> str | None:
     """On each configured metric the improvement interval's lower bound clears min_delta."""
     if evaluation.identical_to_baseline:
@@ -43,8 +62,10 @@ def check_beats_baseline(evaluation: Evaluation, spec: ComparisonSpec) -> str | 
         )
     if not misses:
         return None
+    margin = non_inferiority(spec.min_delta)
+    verdict = f"is not shown to be {margin}" if margin else "does not beat the baseline"
     return (
-        f"does not beat the baseline on '{evaluation.dataset}' ({spec.n_resamples} paired "
+        f"{verdict} on '{evaluation.dataset}' ({spec.n_resamples} paired "
         f"bootstrap resamples over {len(evaluation.scores)} pairs):\n  " + "\n  ".join(misses)
     )
 

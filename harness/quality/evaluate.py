@@ -37,6 +37,8 @@ class LoadedDataset:
     spec: DatasetSpec
     test: PairDataset
     calibration: PairDataset | None
+    #: pairs (sentence order ignored) in both parts: refused for a gating set, shown otherwise
+    calibration_overlap: int = 0
 
     def texts(self) -> list[str]:
         """Every distinct sentence of both splits, so each is encoded once."""
@@ -74,7 +76,27 @@ def load_dataset(spec: DatasetSpec) -> LoadedDataset:
                 "FP rate are undefined with one class",
                 "add pairs of the other class, or set binary_cutoff so both classes occur",
             )
-    return LoadedDataset(spec, test, calibration)
+    overlap = _calibration_overlap(spec, test, calibration)
+    return LoadedDataset(spec, test, calibration, len(overlap))
+
+
+def _calibration_overlap(
+    spec: DatasetSpec, test: PairDataset, calibration: PairDataset | None
+) -> list[tuple[str, str]]:
+    """The pairs the calibration part shares with the test part; a gating set sharing any is
+    refused (its threshold would be tuned on pairs it is judged on)."""
+    shared = [] if calibration is None else test.shared_pairs(calibration)
+    if shared and spec.gates:
+        first, second = shared[0]
+        raise DataError(
+            spec.calibration_path or spec.path,
+            f"{len(shared)} pair(s) of gating data set '{spec.name}' are in both its calibration "
+            f"and its test part (sentence order ignored), e.g. {first!r} / {second!r}: the "
+            "threshold would be tuned on pairs it is judged on",
+            "remove the shared pairs from one of the parts, or make the data set "
+            'role = "reference" (shown, never fails)',
+        )
+    return shared
 
 
 def _check_paths_exist(spec: DatasetSpec) -> None:

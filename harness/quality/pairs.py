@@ -190,6 +190,16 @@ class PairDataset:
             seen.setdefault(b)
         return list(seen)
 
+    def shared_pairs(self, other: PairDataset) -> list[tuple[str, str]]:
+        """The distinct pairs of this data set that `other` also holds, in this set's order;
+        a pair is its two sentences in either order (a cosine score does not tell them apart)."""
+        theirs = {frozenset(p) for p in zip(other.sentence1, other.sentence2, strict=True)}
+        shared: dict[frozenset[str], tuple[str, str]] = {}
+        for pair in zip(self.sentence1, self.sentence2, strict=True):
+            if frozenset(pair) in theirs:
+                shared.setdefault(frozenset(pair), pair)
+        return list(shared.values())
+
     @property
     def duplicate_pairs(self) -> int:
         """Number of rows whose ordered (sentence1, sentence2) pair already appeared earlier."""

@@ -41,6 +41,7 @@ def _datasets(context: RunContext, findings: Findings) -> list[dict[str, Any]]:
                 truncated_texts=findings.truncated_texts.get(spec.name),
                 calibration_fingerprint=data.calibration.fingerprint if data.calibration else None,
                 n_calibration_pairs=len(data.calibration) if data.calibration else 0,
+                calibration_overlap=data.calibration_overlap,
                 targets=spec.targets,
             )
         rows.append(row)

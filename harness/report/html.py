@@ -25,6 +25,7 @@ import numpy as np  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from sklearn.metrics import roc_curve  # noqa: E402
 
+from harness.quality.checks import margin_note  # noqa: E402
 from harness.report.leaderboard import (  # noqa: E402
     dataset_role,
     datasets_in,
@@ -326,6 +327,10 @@ def _verdicts(results: dict[str, Any]) -> str:
     failed_closed = failed_closed_note(results)
     if failed_closed:
         parts.append(f'<div class="alert">{e(failed_closed)}.</div>')
+    comparison = results.get("config", {}).get("comparison", {})
+    margin = margin_note(comparison.get("metrics", []), comparison.get("min_delta", 0.0))
+    if margin:
+        parts.append(f'<p class="note">{e(margin)}</p>')
     return "\n".join(parts)
 
 
@@ -503,10 +508,11 @@ def _environment_section(results: dict[str, Any]) -> str:
     if results.get("datasets"):
         parts.append("<h3>Data sets</h3>" + _table_html(
             ["name", "role", "status", "test pairs", "fingerprint", "calibration pairs",
-             "calibration fingerprint", "path / error"],
+             "calibration fingerprint", "in both parts", "path / error"],
             [(d.get("name"), d.get("role"), d.get("status"), d.get("n_pairs"),
               d.get("fingerprint"), d.get("n_calibration_pairs"), d.get("calibration_fingerprint"),
-              d.get("error") or d.get("path")) for d in results["datasets"]], css="env"))
+              d.get("calibration_overlap"), d.get("error") or d.get("path"))
+             for d in results["datasets"]], css="env"))
     if results.get("checkpoints"):
         parts.append("<h3>Checkpoints</h3>" + _table_html(
             ["name", "kind", "saved by", "base model", "path", "fingerprint"],

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from harness.quality.checks import margin_note
 from harness.quality.metrics import METRICS
 from harness.report.plaintext import WIDTH
 
@@ -219,6 +220,10 @@ def render_markdown(results: dict[str, Any]) -> str:
         parts += ["| " + " | ".join(row) + " |" for row in body]
         parts.append("")
     parts += ["## Verdicts", ""]
+    comparison = results["config"]["comparison"]
+    margin = margin_note(comparison["metrics"], comparison["min_delta"])
+    if margin:
+        parts += [margin[0].upper() + margin[1:], ""]
     for checkpoint in results["checkpoints"]:
         parts.append(
             f"- **{checkpoint['verdict']}** `{checkpoint['name']}`"

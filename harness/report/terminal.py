@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from harness.quality.checks import margin_note
 from harness.report.leaderboard import render_text, verdict_reason
 from harness.report.plaintext import wrap
 from harness.run.findings import not_measured
@@ -17,6 +18,10 @@ def render_summary(results: dict[str, Any], report_path: str | None = None) -> s
     lines = [f"device: {env['device_note']}   dtype: {env['dtype']}"]
     lines += wrap(f"versions: {versions}", "  ")
     lines += ["", render_text(results), ""]
+    comparison = results["config"]["comparison"]
+    margin = margin_note(comparison["metrics"], comparison["min_delta"])
+    if margin:
+        lines += wrap(margin, "  ")
     for name, error in results["missing_reference_datasets"].items():
         first_line = error.splitlines()[0]
         lines += wrap(f"reference data set '{name}' was not evaluated: {first_line}", "  ")
@@ -28,6 +33,11 @@ def render_summary(results: dict[str, Any], report_path: str | None = None) -> s
             notes.append(
                 f"{dataset['truncated_texts']} text(s) longer than the baseline's max_seq_length "
                 "(truncated when encoded)"
+            )
+        if dataset.get("calibration_overlap"):
+            notes.append(
+                f"{dataset['calibration_overlap']} pair(s) in both the calibration and the test "
+                "part (the threshold is tuned on pairs it is judged on)"
             )
         if notes:
             lines += wrap(f"data set '{dataset['name']}': {'; '.join(notes)}", "  ")

@@ -20,10 +20,12 @@ import torch
 from adapter_battery import ADAPTER_TESTS, BASELINE_UNTOUCHED, LOADED
 from cases import cases
 from gate_project import GateRun
+from paths import REPO
 
 from harness.checkpoint.discover import ADAPTER_CONFIG, ADAPTER_WEIGHTS, PICKLED
 
 UNUSABLE = "unusable-input"
+FIXTURES = REPO / "fixtures"
 
 
 def assert_refused(run, test: str, checkpoint: str, *fragments: str) -> str:
@@ -222,6 +224,40 @@ BAD_GATE_TOMLS = [
         "roc_auc = 1.5",
         ["[targets] roc_auc = 1.5 is outside its range [0.0, 1.0]", "fix: set roc_auc to a"],
     ),
+    # settings that would switch a check off
+    (
+        "no-comparison-metric",
+        'metrics = ["spearman", "roc_auc"]',
+        "metrics = []",
+        ["[comparison] metrics = [] names no metric", "fix: name the metrics a candidate is"],
+    ),
+    (
+        "calibration-split-is-test-split",
+        'calibration_split = "calibration"',
+        'calibration_split = "test"',
+        [
+            "[datasets.it_incidents] calibration_split and test_split are both 'test'",
+            "fix: give calibration_split and test_split two different splits of the file",
+        ],
+    ),
+    (
+        "calibration-path-is-path",
+        'calibration_split = "calibration"',
+        f'calibration_path = "{(FIXTURES / ".." / "fixtures" / "it_incidents.jsonl").as_posix()}"',
+        [
+            f"[datasets.it_incidents] calibration_path is path ({FIXTURES / 'it_incidents.jsonl'})",
+            "fix: point calibration_path to a file of other pairs",
+        ],
+    ),
+    (
+        "calibration-path-and-split",
+        'calibration_split = "calibration"',
+        f'calibration_split = "calibration"\ncalibration_path = "{FIXTURES.as_posix()}/x.jsonl"',
+        [
+            "[datasets.it_incidents] sets both calibration_path and calibration_split",
+            "fix: remove calibration_split (the calibration_path file is the calibration part)",
+        ],
+    ),
 ]
 
 
@@ -292,7 +328,21 @@ DATA_ZOO = [
         ": the file does not exist ([datasets.gone] path in gate.toml, role gate)",
         "fix: correct path under [datasets.gone]: a relative path is relative to gate.toml",
     ),
+    (
+        "shared_pairs",
+        zoo.shared_pairs,
+        "jsonl",
+        ": 2 pair(s) of gating data set 'shared_pairs' are in both its calibration and its test "
+        "part (sentence order ignored), e.g. 'vpn keeps disconnecting after 2 minutes' / 'the "
+        "vpn drops every 2 minutes on the office wifi': the threshold would be tuned on pairs it "
+        "is judged on",
+        "fix: remove the shared pairs from one of the parts",
+    ),
 ]
+#: the zoo's sets read in two parts, and the keys that take them
+PART_KEYS = {"shared_pairs": 'calibration_split = "calibration"\ntest_split = "test"\n'}
+#: a reference set over shared_pairs' file: shown with its overlap, never refused
+SHARED_REFERENCE = "shared_reference"
 QUALITY_TESTS = ("test_beats_baseline", "test_meets_targets", "test_fp_rate_under_target")
 
 
@@ -315,9 +365,12 @@ def run_data_zoo(project, good_adapter) -> DataZooRun:
     project.replace_datasets(
         "".join(
             f'[datasets.{name}]\nrole = "gate"\npath = "{paths[name].as_posix()}"\n'
-            f'format = "{fmt}"\n\n'
+            f'format = "{fmt}"\n{PART_KEYS.get(name, "")}\n'
             for name, _, fmt, *_ in DATA_ZOO
         )
+        + f'[datasets.{SHARED_REFERENCE}]\nrole = "reference"\n'
+        f'path = "{paths["shared_pairs"].as_posix()}"\nformat = "jsonl"\n'
+        + PART_KEYS["shared_pairs"]
     )
     run = project.run(good_adapter, args=["test_quality_battery.py"])
     summary = " ".join(run.summary().split())  # the summary wraps long lines
@@ -341,7 +394,8 @@ def test_bad_data_sets_fail_the_run_and_leave_it_incomplete(data_zoo):
     assert "Traceback" not in data_zoo.run.text
     assert "INCOMPLETE" in data_zoo.summary
     assert data_zoo.results["complete"] is False
-    assert {d["name"]: d["status"] for d in data_zoo.results["datasets"]} == dict.fromkeys(
+    gating = [d for d in data_zoo.results["datasets"] if d["role"] == "gate"]
+    assert {d["name"]: d["status"] for d in gating} == dict.fromkeys(
         (name for name, *_ in DATA_ZOO), "unreadable"
     )
 
@@ -360,6 +414,17 @@ def test_bad_data_set_fails_its_gating_checks(data_zoo, name, problem, fix):
     assert f"gating data set '{name}' could not be read: " in data_zoo.summary
     reason = f"gating data set '{name}' could not be read: {data_zoo.paths[name]}{problem}"
     assert any(r.startswith(reason) for r in data_zoo.results["incomplete_reasons"]), reason
+
+
+@pytest.mark.slow
+def test_a_reference_set_whose_parts_share_pairs_is_shown_not_refused(data_zoo):
+    (reference,) = [d for d in data_zoo.results["datasets"] if d["name"] == SHARED_REFERENCE]
+    assert (reference["status"], reference["calibration_overlap"]) == ("ok", 2)
+    assert SHARED_REFERENCE not in data_zoo.results["missing_reference_datasets"]
+    assert (
+        f"data set '{SHARED_REFERENCE}': 2 pair(s) in both the calibration and the test part "
+        "(the threshold is tuned on pairs it is judged on)"
+    ) in data_zoo.summary
 
 
 # ---- session level: a partial run is never a complete one -------------------------------------

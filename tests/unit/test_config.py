@@ -132,3 +132,80 @@ def test_missing_file_is_an_error(tmp_path):
 def test_invalid_toml_is_an_error(tmp_path):
     message = config_error(edited(tmp_path, r"^batch_size = 64", "batch_size = = 64"))
     assert "not valid TOML" in message
+
+
+# ---- settings that would switch a check off --------------------------------------------------
+
+SWITCHED_OFF = [
+    # (name, pattern, replacement, problem fragments, fix fragment)
+    (
+        "no-comparison-metric",
+        r'^metrics = \["spearman", "roc_auc"\]',
+        "metrics = []",
+        ["[comparison] metrics = [] names no metric", "pass every candidate"],
+        'fix: name the metrics a candidate is compared on, e.g. metrics = ["spearman", "roc_auc"]',
+    ),
+    (
+        "calibration-split-is-test-split",
+        r'^calibration_split = "calibration"',
+        'calibration_split = "test"',
+        [
+            "[datasets.it_incidents] calibration_split and test_split are both 'test'",
+            "tuned on the test pairs it is judged on",
+        ],
+        "fix: give calibration_split and test_split two different splits of the file",
+    ),
+    (
+        "calibration-path-is-path",
+        r'^calibration_split = "calibration"',
+        'calibration_path = "fixtures/../fixtures/./it_incidents.jsonl"',
+        ["[datasets.it_incidents] calibration_path is path (", "it_incidents.jsonl): the thresh"],
+        "fix: point calibration_path to a file of other pairs, or take both parts from one file",
+    ),
+    (
+        "calibration-path-and-split",
+        r'^calibration_split = "calibration"',
+        'calibration_split = "calibration"\ncalibration_path = "fixtures/calibration.jsonl"',
+        [
+            "[datasets.it_incidents] sets both calibration_path and calibration_split",
+            "calibration_split would be ignored",
+        ],
+        "fix: remove calibration_split (the calibration_path file is the calibration part), or",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "pattern", "replacement", "problems", "fix"),
+    [pytest.param(*row, id=row[0]) for row in SWITCHED_OFF],
+)
+def test_a_setting_that_switches_a_check_off_is_refused(
+    tmp_path, name, pattern, replacement, problems, fix
+):
+    message = config_error(edited(tmp_path, pattern, replacement))
+    for problem in problems:
+        assert problem in message
+    assert fix in message
+
+
+def test_the_same_calibration_file_through_a_link_is_refused(tmp_path):
+    real = REPO / "fixtures" / "it_incidents.jsonl"
+    (tmp_path / "fixtures").mkdir()
+    (tmp_path / "fixtures" / real.name).symlink_to(real)  # path, relative to the edited copy
+    message = config_error(
+        edited(tmp_path, r'^calibration_split = "calibration"', f'calibration_path = "{real}"')
+    )
+    assert f"calibration_path is path ({real})" in message
+
+
+def test_a_separate_calibration_file_and_a_test_split_are_accepted(tmp_path):
+    config = load_config(
+        edited(tmp_path, r'^calibration_split = "calibration"', 'calibration_path = "other.jsonl"')
+    )
+    spec = next(s for s in config.datasets if s.name == "it_incidents")
+    assert (spec.calibration_path, spec.test_split) == (tmp_path / "other.jsonl", "test")
+
+
+def test_a_negative_min_delta_is_a_margin_and_stays_allowed(tmp_path):
+    config = load_config(edited(tmp_path, r"^min_delta = 0\.0", "min_delta = -0.02"))
+    assert config.comparison.min_delta == pytest.approx(-0.02)
