@@ -291,3 +291,51 @@ def widen_tensors(path: str | Path, hidden: int = 384, wider: int = 768) -> Path
         return tensor.contiguous()
 
     return rewrite_tensors(path, lambda tensors: {k: widen(v) for k, v in tensors.items()})
+
+
+# ---- adapters whose checkpoint ships a pipeline other than the base's --------------------------
+
+DENSE_FEATURES = 128
+
+
+def make_pipeline_adapter(
+    path: str | Path,
+    *,
+    pooling: str = "mean",
+    max_seq_length: int | None = None,
+    dense: bool = False,
+    legacy_max_seq_length: bool = False,
+) -> Path:
+    """A trained LoRA adapter saved by sentence-transformers inside a pipeline of its own:
+    `pooling` (e.g. "cls"), a `max_seq_length` other than the base's, and with `dense` a
+    trained Dense head (384 -> DENSE_FEATURES, tanh) before Normalize. sentence-transformers
+    6.2 saves max_seq_length as the tokenizer's `model_max_length`; `legacy_max_seq_length`
+    moves it to `sentence_bert_config.json`, where older releases wrote it. The base is named
+    by its local path (as `add_adapter` on a locally loaded base records it)."""
+    from sentence_transformers.sentence_transformer.modules import Dense, Normalize, Pooling
+
+    folder = _folder(path)
+    torch.manual_seed(SEED)
+    st = load_base()
+    st.add_adapter(lora_config())
+    fake_training(st)
+    width = st.get_embedding_dimension()
+    modules = [st[0], Pooling(width, pooling_mode=pooling)]
+    if dense:
+        modules.append(Dense(width, DENSE_FEATURES, activation_function=torch.nn.Tanh()))
+    modules.append(Normalize())
+    model = SentenceTransformer(modules=modules, device="cpu")
+    if max_seq_length is not None:
+        model.max_seq_length = max_seq_length
+    model.save_pretrained(str(folder))
+    if legacy_max_seq_length and max_seq_length is not None:
+        base_tokenizer = json.loads((base_model_path() / "tokenizer_config.json").read_text())
+        _edit_json(
+            folder / "tokenizer_config.json", model_max_length=base_tokenizer["model_max_length"]
+        )
+        _edit_json(folder / "sentence_bert_config.json", max_seq_length=max_seq_length)
+    return folder
+
+
+def _edit_json(path: Path, **changes: Any) -> None:
+    path.write_text(json.dumps({**json.loads(path.read_text()), **changes}, indent=2))

@@ -39,6 +39,12 @@ class Checkpoint:
         return self.kind == KIND_ADAPTER
 
     @property
+    def ships_pipeline(self) -> bool:
+        """Saved by sentence-transformers: the folder carries its own pipeline (modules.json,
+        pooling, max_seq_length, tokenizer, prompts) to serve the model in."""
+        return self.saved_by == "sentence-transformers"
+
+    @property
     def base_id(self) -> str | None:
         """The base model the adapter names (`base_model_name_or_path`)."""
         return self.adapter_config.get("base_model_name_or_path") if self.is_adapter else None

@@ -4,14 +4,23 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import json
 import os
+import tempfile
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
-from harness.checkpoint.discover import ADAPTER_CONFIG, Checkpoint, resolve_base
+from harness.checkpoint.discover import (
+    ADAPTER_CONFIG,
+    ADAPTER_WEIGHTS,
+    PICKLED,
+    ST_MODULES,
+    Checkpoint,
+    resolve_base,
+)
 from harness.checkpoint.preflight import (
     PEFT_PREFIX,
     SAMPLE,
@@ -37,6 +46,110 @@ def load_sentence_transformer(path: str | Path, device: str) -> SentenceTransfor
     model = SentenceTransformer(str(path), device=device, local_files_only=True)
     model.eval()
     return model
+
+
+def transformer_folder(folder: Path) -> Path:
+    """The folder of a sentence-transformers model's Transformer module (per its modules.json;
+    the folder itself when it has none)."""
+    modules_file = folder / ST_MODULES
+    if not modules_file.exists():
+        return folder
+    for entry in json.loads(modules_file.read_text(encoding="utf-8")):
+        if entry.get("type", "").rsplit(".", 1)[-1] == "Transformer":
+            return folder / entry.get("path", "")
+    raise CheckpointError(
+        modules_file,
+        "lists no Transformer module, so the adapter has no transformer to attach to",
+        "re-save the model with sentence-transformers (model.save_pretrained)",
+    )
+
+
+def is_weights_file(name: str) -> bool:
+    """A transformers weights file or its index (model.safetensors, pytorch_model-0001.bin...)."""
+    return name.startswith(("model.", "model-", "pytorch_model")) and name.endswith(
+        (".safetensors", ".bin", ".json")
+    )
+
+
+def link_entries(source: Path, target: Path, *, skip: set[str]) -> None:
+    target.mkdir(parents=True, exist_ok=True)
+    for entry in source.iterdir():
+        if entry.name not in skip:
+            (target / entry.name).symlink_to(entry.resolve())
+
+
+def load_shipped_pipeline(
+    checkpoint_dir: Path, base_path: Path, device: str
+) -> SentenceTransformer:
+    """The pipeline a sentence-transformers adapter checkpoint ships, with the base's weights
+    in its Transformer module and no adapter: loaded by `SentenceTransformer` from a folder of
+    links to the checkpoint's files (modules, tokenizer, configs, prompts) where the adapter
+    files are replaced by the base's config and weights. The adapter is attached afterwards,
+    through PEFT (sentence-transformers' own adapter loading is not used)."""
+    transformer = transformer_folder(checkpoint_dir).relative_to(checkpoint_dir)
+    base_transformer = transformer_folder(base_path)
+    base_files = [
+        entry
+        for entry in base_transformer.iterdir()
+        if entry.is_file() and (entry.name == "config.json" or is_weights_file(entry.name))
+    ]
+    replaced = {ADAPTER_CONFIG, ADAPTER_WEIGHTS, PICKLED} | {entry.name for entry in base_files}
+    with tempfile.TemporaryDirectory(prefix="gate-pipeline-") as view_dir:
+        source, view = checkpoint_dir, Path(view_dir)
+        for part in transformer.parts:
+            link_entries(source, view, skip={part})
+            source, view = source / part, view / part
+        link_entries(source, view, skip=replaced)
+        for entry in base_files:
+            (view / entry.name).symlink_to(entry.resolve())
+        return load_sentence_transformer(view_dir, device)
+
+
+def describe_pipeline(model: SentenceTransformer) -> dict:
+    """What a model does around its transformer: its modules in order, pooling mode,
+    max_seq_length, embedding dimension, normalization and default prompt."""
+    modes = [m.pooling_mode for m in model if hasattr(m, "pooling_mode")]
+    modules = [type(module).__name__ for module in model]
+    prompt = model.prompts.get(model.default_prompt_name) if model.default_prompt_name else None
+    pooling = None
+    if modes:
+        pooling = modes[0] if isinstance(modes[0], str) else "+".join(modes[0])
+    return {
+        "modules": modules,
+        "pooling": pooling,
+        "max_seq_length": model.max_seq_length,
+        "embedding_dimension": model.get_embedding_dimension(),
+        "normalize": "Normalize" in modules,
+        "default_prompt": prompt or None,
+    }
+
+
+#: the pipeline settings a candidate and its base are compared on
+PIPELINE_SETTINGS = (
+    "modules",
+    "pooling",
+    "max_seq_length",
+    "embedding_dimension",
+    "normalize",
+    "default_prompt",
+)
+
+
+def pipeline_differences(pipeline: dict, base: dict) -> list[str]:
+    """Each setting where a candidate's pipeline differs from its base's, with both values."""
+
+    def shown(value: object) -> str:
+        if isinstance(value, bool):
+            return "yes" if value else "no"
+        if isinstance(value, list):
+            return ", ".join(value)
+        return "none" if value is None else str(value)
+
+    return [
+        f"{key} {shown(pipeline.get(key))} (base: {shown(base.get(key))})"
+        for key in PIPELINE_SETTINGS
+        if pipeline.get(key) != base.get(key)
+    ]
 
 
 @dataclass
@@ -123,7 +236,22 @@ class LoadedCandidate:
     model: SentenceTransformer
     base_path: Path | None = None
     load_report: LoadReport | None = None
+    #: whose pipeline (modules around the transformer) serves it: the checkpoint's own, or,
+    #: for a plain-PEFT adapter folder (no modules.json), its base's
+    pipeline_from: str = "checkpoint"
     _merged: SentenceTransformer | None = None
+
+    @property
+    def own_pipeline_adapter(self) -> bool:
+        """An adapter served in its checkpoint's own pipeline (which may differ from its base's)."""
+        return self.checkpoint.is_adapter and self.pipeline_from == "checkpoint"
+
+    def load_base_in_pipeline(self, device: str) -> SentenceTransformer:
+        """The base's weights, without the adapter, in this candidate's pipeline."""
+        assert self.base_path is not None
+        if not self.own_pipeline_adapter:
+            return load_sentence_transformer(self.base_path, device)
+        return load_shipped_pipeline(self.checkpoint.path, self.base_path, device)
 
     @property
     def peft_model(self) -> PeftModel | None:
@@ -173,6 +301,9 @@ def load_candidate(
 ) -> LoadedCandidate:
     """Load a checkpoint for gating; adapters go through PEFT on the inner transformer.
 
+    An adapter saved by sentence-transformers is served in its checkpoint's own pipeline
+    (`load_shipped_pipeline`); a plain-PEFT adapter folder in its base's.
+
     Before the slow load an adapter must fit its base (`preflight`): the base it names
     is one of `bases` (the gate's configured bases, when given), and its tensors fit the base.
     The adapter file is read once (by `check_adapter_files`) for every check and the load report;
@@ -196,7 +327,10 @@ def load_candidate(
     else:
         base_path = resolve_base(base_id, aliases, source=config_file)
     check_adapter_fits_base(adapter, checkpoint.adapter_config, base_path)
-    model = load_sentence_transformer(base_path, device)
+    if checkpoint.ships_pipeline:
+        model = load_shipped_pipeline(checkpoint.path, base_path, device)
+    else:
+        model = load_sentence_transformer(base_path, device)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
@@ -219,4 +353,10 @@ def load_candidate(
     report = verify_adapter_load(
         peft_model, adapter, checkpoint.adapter_name, loader_warnings=noted
     )
-    return LoadedCandidate(checkpoint, model, base_path=base_path, load_report=report)
+    return LoadedCandidate(
+        checkpoint,
+        model,
+        base_path=base_path,
+        load_report=report,
+        pipeline_from="checkpoint" if checkpoint.ships_pipeline else "base",
+    )

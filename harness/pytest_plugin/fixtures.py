@@ -90,6 +90,8 @@ def candidate(
             bases=gate_session.models.configured_bases,
         )
     )
+    pipelines = gate_session.findings.pipelines
+    pipelines[checkpoint.name] = gate_session.models.candidate_pipeline(loaded)
     yield loaded
     # the verdict is final only at the end of the run; one that already failed needs no copy
     promote_to = gate_session.promote_to

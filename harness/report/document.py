@@ -73,6 +73,7 @@ def _checkpoints(
                 "checks": checks,
                 "change_profile": profile.to_dict() if profile is not None else None,
                 "throughput": throughput.to_dict() if throughput is not None else None,
+                "pipeline": findings.pipelines.get(checkpoint.name),  # None: never loaded
             }
         )
     return rows
@@ -126,6 +127,7 @@ def build_results(
                 "model": b.model,
                 "path": b.path,
                 "weights_fingerprint": b.weights_fingerprint,
+                "pipeline": findings.pipelines.get(f"baseline/{b.name}"),
             }
             for b in context.baselines
         ],

@@ -47,6 +47,8 @@ def render_summary(results: dict[str, Any], report_path: str | None = None) -> s
         head = f"{checkpoint['verdict']:<8} {checkpoint['name']}"
         reason = verdict_reason(checkpoint)
         lines += wrap(head + (f": {reason}" if reason else ""), "         ")
+        if pipeline_line(checkpoint.get("pipeline")):
+            lines += wrap(pipeline_line(checkpoint["pipeline"]), "           ", first="         ")
         if checkpoint.get("change_profile"):
             lines += wrap(
                 profile_line(checkpoint["change_profile"]), "           ", first="         "
@@ -70,6 +72,17 @@ def render_summary(results: dict[str, Any], report_path: str | None = None) -> s
     if report_path:
         lines.append(f"report: {report_path}")
     return "\n".join(lines)
+
+
+def pipeline_line(pipeline: dict[str, Any] | None) -> str:
+    """How a candidate's pipeline relates to its base's; empty where there is nothing to say."""
+    if not pipeline:
+        return ""
+    if pipeline.get("from") == "base":
+        return "pipeline: its base's (a plain-PEFT adapter folder carries none of its own)"
+    if pipeline.get("differs_from_base"):
+        return "pipeline differs from its base: " + ", ".join(pipeline["differs_from_base"])
+    return ""
 
 
 def failed_closed_note(results: dict[str, Any]) -> str | None:

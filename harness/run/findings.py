@@ -27,13 +27,18 @@ RECORDED_BY = {
 @dataclass
 class Findings:
     """Evaluations per (model, data set); per checkpoint its probe distances, change profile
-    and throughput; per data set the texts the first baseline truncates."""
+    and throughput; per data set the texts the first baseline truncates; per model its
+    pipeline."""
 
     evaluations: dict[tuple[str, str], Evaluation] = field(default_factory=dict)
     probe_distances: dict[str, np.ndarray] = field(default_factory=dict)
     change_profiles: dict[str, ChangeProfile] = field(default_factory=dict)
     throughput: dict[str, CheckpointThroughput] = field(default_factory=dict)
     truncated_texts: dict[str, int] = field(default_factory=dict)
+    #: each model's pipeline (modules, pooling, max_seq_length, dimension, normalize): a
+    #: checkpoint's by its name (with whose pipeline it is and how it differs from its base's),
+    #: a baseline's by its Embedder key (`baseline/<name>`)
+    pipelines: dict[str, dict] = field(default_factory=dict)
 
     def record_evaluation(self, evaluation: Evaluation) -> None:
         self.evaluations[(evaluation.model, evaluation.dataset)] = evaluation

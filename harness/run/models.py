@@ -49,29 +49,34 @@ class LoadedBaseline:
 class GateModels:
     """Loads the baselines and bases on first use and routes every encode through the Embedder."""
 
-    def __init__(self, config: GateConfig, device: str) -> None:
+    def __init__(
+        self, config: GateConfig, device: str, pipelines: dict[str, dict] | None = None
+    ) -> None:
         self.config = config
         self.device = device
+        #: each loaded baseline's pipeline (`describe_pipeline`), by its Embedder key
+        self.pipelines = pipelines if pipelines is not None else {}
         self.embedder = Embedder(
             batch_size=config.batch_size, device=device, cache_dir=config.cache_dir
         )
         self._baselines: dict[str, LoadedBaseline] = {}
         self._bases: dict[Path, SentenceTransformer] = {}
+        self._bases_in_pipeline: dict[str, SentenceTransformer] = {}
 
     # ---- baselines --------------------------------------------------------------------------
 
     def baseline(self, index: int = 0) -> LoadedBaseline:
         """The index-th configured baseline, loaded on first use and kept for the whole run."""
         from harness.checkpoint.fingerprints import weights_fingerprint
-        from harness.checkpoint.load import load_sentence_transformer
+        from harness.checkpoint.load import describe_pipeline, load_sentence_transformer
 
         spec = self.config.baselines[index]
         if spec.name not in self._baselines:
             path = resolve_base(spec.model, self.config.aliases, source=self.config.source)
             model = load_sentence_transformer(path, self.device)
-            self._baselines[spec.name] = LoadedBaseline(
-                spec, path, model, weights_fingerprint(model)
-            )
+            loaded = LoadedBaseline(spec, path, model, weights_fingerprint(model))
+            self._baselines[spec.name] = loaded
+            self.pipelines[loaded.key] = describe_pipeline(model)
         return self._baselines[spec.name]
 
     def loaded_baselines(self) -> list[LoadedBaseline]:
@@ -121,9 +126,9 @@ class GateModels:
                 return index
         return None
 
-    def base_of(self, candidate: LoadedCandidate) -> tuple[SentenceTransformer, str]:
-        """The model an adapter was made for, and its Embedder key (a baseline on the same
-        folder is shared, not loaded again)."""
+    def base_as_saved(self, candidate: LoadedCandidate) -> tuple[SentenceTransformer, str]:
+        """The model an adapter was made for, in its own pipeline, and its Embedder key (a
+        baseline on the same folder is shared, not loaded again)."""
         from harness.checkpoint.load import load_sentence_transformer
 
         index = self._baseline_index_of_base(candidate)
@@ -136,11 +141,42 @@ class GateModels:
             self._bases[path] = load_sentence_transformer(path, self.device)
         return self._bases[path], f"base/{path}"
 
+    def base_pipeline_differences(self, candidate: LoadedCandidate) -> list[str]:
+        """Where an adapter's pipeline (its checkpoint's own) differs from its base's."""
+        from harness.checkpoint.load import describe_pipeline, pipeline_differences
+
+        if not candidate.own_pipeline_adapter:
+            return []
+        base = describe_pipeline(self.base_as_saved(candidate)[0])
+        return pipeline_differences(describe_pipeline(candidate.model), base)
+
+    def candidate_pipeline(self, candidate: LoadedCandidate) -> dict:
+        """A candidate's pipeline, whose it is ("checkpoint", or "base" for a plain-PEFT
+        adapter folder) and where it differs from its base's."""
+        from harness.checkpoint.load import describe_pipeline
+
+        return {
+            **describe_pipeline(candidate.model),
+            "from": candidate.pipeline_from,
+            "differs_from_base": self.base_pipeline_differences(candidate),
+        }
+
+    def base_of(self, candidate: LoadedCandidate) -> tuple[SentenceTransformer, str]:
+        """The base's weights in the candidate's pipeline, and its Embedder key: the base as
+        saved, or, where the checkpoint's own pipeline differs from it, the base's weights
+        loaded into that pipeline (kept while the candidate is)."""
+        if not self.base_pipeline_differences(candidate):
+            return self.base_as_saved(candidate)
+        name = candidate.checkpoint.name
+        if name not in self._bases_in_pipeline:
+            self._bases_in_pipeline[name] = candidate.load_base_in_pipeline(self.device)
+        return self._bases_in_pipeline[name], f"candidate/{name}/base"
+
     def encode_base(self, candidate: LoadedCandidate, texts: list[str]) -> np.ndarray:
-        """Embeddings by the model an adapter was made for (a baseline's own disk cache when
-        the base is a baseline)."""
+        """Embeddings by the base's weights in the candidate's pipeline (a baseline's own disk
+        cache when that is a baseline)."""
         index = self._baseline_index_of_base(candidate)
-        if index is not None:
+        if index is not None and not self.base_pipeline_differences(candidate):
             return self.encode_baseline(texts, index)
         model, key = self.base_of(candidate)
         return self.embedder.encode(model, texts, key=key)
@@ -161,5 +197,7 @@ class GateModels:
         return self.embedder.encode(model, texts, key=key)
 
     def forget_candidate(self, name: str) -> None:
-        """Drop a candidate's in-memory embeddings (it is leaving memory)."""
+        """Drop a candidate's in-memory embeddings and its base in its pipeline (it is leaving
+        memory)."""
         self.embedder.forget(f"candidate/{name}/")
+        self._bases_in_pipeline.pop(name, None)

@@ -130,7 +130,7 @@ class GateSession:
 
     @cached_property
     def models(self) -> GateModels:
-        return GateModels(self.config, self.device)
+        return GateModels(self.config, self.device, pipelines=self.findings.pipelines)
 
     # ---- what the run measures (each recorded where it is computed) -------------------------
 

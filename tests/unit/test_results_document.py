@@ -137,6 +137,7 @@ def test_a_passing_complete_run(run):
             "model": "hub/id",
             "path": "/models/base",
             "weights_fingerprint": "f" * 64,
+            "pipeline": None,  # recorded when the baseline is loaded
         }
     ]
     assert doc["encode_events"] == [{"kind": "out_of_memory"}]
