@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from harness.embedding.device import dtype_name
+from harness.embedding.device import dtype_name, is_cuda
 
 #: max absolute difference allowed between merged and unmerged embeddings, per dtype
 MERGE_ATOL: dict[str, float] = {
@@ -82,3 +82,33 @@ def padding_atol(dtype: Any) -> float:
 
 def unit_norm_atol(dtype: Any) -> float:
     return UNIT_NORM_ATOL[dtype_name(dtype)]
+
+
+#: max |candidate score - baseline score| over a data set's pairs under which a candidate's
+#: cosine scores count as identical to the baseline's (quality: "adapter not applied", or a full
+#: model with "no change from the baseline"), by the device type the run encodes on and the
+#: candidate's dtype.
+#: Measured 2026-12-01 on all-MiniLM-L6-v2, CPU, torch 2.13, peft 0.21.2, float32: the 480 pairs
+#: of fixtures/it_incidents.jsonl scored the gate's way (batch 64) vs the same model on the
+#: distinct texts at batch sizes 1 to 512, shuffled and reversed, and served from a disk cache
+#: filled in another order: max 2.4e-7; an untrained LoRA and an untrained DoRA (lora_B zero) vs
+#: the base: 0.0 at the same batching, 2.4e-7 re-batched; an untrained DoRA whose magnitudes sit
+#: one float32 rounding step above ||W|| (290 test pairs): 2.7e-7. float32 on the CPU: 1e-5
+#: (about 40x). On the other side, a cosine score difference is not a cosine distance (a score
+#: moves with the square root of a distance): a LoRA with B ~ N(0, 3e-3) has a mean probe cosine
+#: distance of 8e-5, just under [effect]'s min_mean_cosine_distance 1e-4, and moves the largest
+#: score by 3e-3, 300x the tolerance; B ~ N(0, 1e-4) (distance 9e-8) still by 1e-4. CUDA float32
+#: (2e-5, twice the CPU's, for kernels chosen by batch shape and non-deterministic reductions) is
+#: a conservative placeholder, not measured: measure it when a GPU is at hand (the same encodes
+#: on CUDA) and replace it. In bfloat16 and float16 re-batching alone moves embeddings by about
+#: 2e-3 (PADDING_ATOL), as much as the weakest adapter [effect] accepts moves a score: no
+#: tolerance tells the two apart, so only bit equality counts as identical there.
+IDENTICAL_SCORES_ATOL: dict[str, dict[str, float]] = {
+    "cpu": {"float32": 1e-5, "bfloat16": 0.0, "float16": 0.0},
+    "cuda": {"float32": 2e-5, "bfloat16": 0.0, "float16": 0.0},
+}
+
+
+def identical_scores_atol(dtype: Any, device: str) -> float:
+    """The "identical scores" tolerance for a candidate in `dtype` on `device`."""
+    return IDENTICAL_SCORES_ATOL["cuda" if is_cuda(device) else "cpu"][dtype_name(dtype)]

@@ -38,6 +38,7 @@ __all__ = [
     "bootstrap_indices",
     "compare_models",
     "identical_to_baseline",
+    "max_score_difference",
     "model_intervals",
 ]
 
@@ -460,15 +461,21 @@ def model_intervals(
     }
 
 
-def identical_to_baseline(
-    candidate_scores: ArrayLike, baseline_scores: ArrayLike, *, atol: float = 0.0
-) -> bool:
-    """True iff every candidate score equals the baseline's (within ``atol``).
-
-    The signature of an adapter that was never applied. Different lengths give False.
-    """
+def max_score_difference(candidate_scores: ArrayLike, baseline_scores: ArrayLike) -> float:
+    """The largest ``|candidate - baseline|`` over the pairs; inf when the shapes differ."""
     c = np.asarray(candidate_scores, dtype=np.float64)
     b = np.asarray(baseline_scores, dtype=np.float64)
     if c.shape != b.shape:
-        return False
-    return bool(np.all(np.abs(c - b) <= atol))
+        return float("inf")
+    return float(np.max(np.abs(c - b))) if c.size else 0.0
+
+
+def identical_to_baseline(
+    candidate_scores: ArrayLike, baseline_scores: ArrayLike, *, atol: float
+) -> bool:
+    """True iff every candidate score is within ``atol`` of the baseline's (a tolerance of the
+    table in :mod:`harness.checkpoint.tolerances`: float noise is not a change).
+
+    The signature of an adapter that was never applied. Different lengths give False.
+    """
+    return max_score_difference(candidate_scores, baseline_scores) <= atol

@@ -5,17 +5,42 @@ Each check returns None when it passes, else every miss with its number, target 
 
 from __future__ import annotations
 
+from harness.checkpoint.discover import KIND_FULL_MODEL
 from harness.config import ComparisonSpec
 from harness.quality.evaluate import Evaluation
 from harness.quality.metrics import METRICS
 
+IDENTICAL = (
+    "the candidate's scores are identical to the baseline's on all {n} pairs of '{dataset}' "
+    "(largest per-pair score difference {difference}, within the tolerance {tolerance:g} for "
+    "float noise): "
+)
 NOT_APPLIED = (
-    "the candidate's scores are identical to the baseline's on all {n} pairs of '{dataset}': "
     "it behaves exactly like its base, the signature of an adapter that was never applied "
     "(keys that did not match, every LoRA B left at zero, lora_alpha 0, or the adapter "
     "disabled). See test_adapter_loaded_exactly and test_adapter_changes_embeddings for "
     "the diagnosis."
 )
+NO_CHANGE = (
+    "no change from the baseline ({baseline}): this full model scores like the model it was "
+    "meant to improve on (the baseline's weights saved in place of the fine-tuned ones, or "
+    "training that never updated them)."
+)
+
+
+def identical_message(evaluation: Evaluation) -> str:
+    """Why a candidate whose scores are the baseline's fails: an adapter never applied, or a
+    full model with no change from the baseline."""
+    difference = evaluation.max_score_difference
+    found = IDENTICAL.format(
+        n=len(evaluation.scores),
+        dataset=evaluation.dataset,
+        difference="not measured" if difference is None else f"{difference:.2g}",
+        tolerance=evaluation.identical_tolerance,
+    )
+    if evaluation.checkpoint_kind == KIND_FULL_MODEL:
+        return found + NO_CHANGE.format(baseline=evaluation.compared_with)
+    return found + NOT_APPLIED
 
 
 def _interval(low: float, high: float) -> str:
@@ -44,7 +69,7 @@ def margin_note(metrics: list[str] | tuple[str, ...], min_delta: float) -> str |
 def check_beats_baseline(evaluation: Evaluation, spec: ComparisonSpec) -> str | None:
     """On each configured metric the improvement interval's lower bound clears min_delta."""
     if evaluation.identical_to_baseline:
-        return NOT_APPLIED.format(n=len(evaluation.scores), dataset=evaluation.dataset)
+        return identical_message(evaluation)
     misses = []
     for metric in spec.metrics:
         comparison = evaluation.comparisons.get(metric)

@@ -8,12 +8,14 @@ from typing import Any
 
 import numpy as np
 
+from harness.checkpoint.tolerances import identical_scores_atol
 from harness.config import ComparisonSpec, DatasetSpec
 from harness.errors import DataError
 from harness.quality.bootstrap import (
     MetricComparison,
     compare_models,
     identical_to_baseline,
+    max_score_difference,
     model_intervals,
 )
 from harness.quality.metrics import (
@@ -132,6 +134,9 @@ class Evaluation:
     confusion: list[list[int]] | None = None
     comparisons: dict[str, MetricComparison] = field(default_factory=dict)
     identical_to_baseline: bool = False
+    max_score_difference: float | None = None  # largest |score - baseline score|, if compared
+    identical_tolerance: float = 0.0  # the largest difference called identical
+    checkpoint_kind: str = ""  # a candidate's (adapter | full_model); "" for a baseline
     compared_with: str = ""
 
     def to_dict(self) -> dict[str, Any]:
@@ -157,6 +162,7 @@ class Evaluation:
             "confusion_matrix": self.confusion,
             "compared_with": self.compared_with,
             "identical_to_baseline": self.identical_to_baseline,
+            "max_score_difference": self.max_score_difference,
         }
 
 
@@ -200,9 +206,16 @@ def evaluate(
 
 
 def compare_with_baseline(
-    candidate: Evaluation, baseline: Evaluation, dataset: LoadedDataset, spec: ComparisonSpec
+    candidate: Evaluation,
+    baseline: Evaluation,
+    dataset: LoadedDataset,
+    spec: ComparisonSpec,
+    *,
+    dtype: Any = "float32",
+    device: str = "cpu",
 ) -> None:
-    """Fill the candidate's paired-bootstrap comparisons against the baseline, every metric."""
+    """Fill the candidate's paired-bootstrap comparisons against the baseline, every metric,
+    and whether its scores are the baseline's within the noise of its dtype on the device."""
     labels = dataset.test.labels
     candidate.comparisons = compare_models(
         [m for m in candidate.metrics],
@@ -216,7 +229,11 @@ def compare_with_baseline(
         confidence=spec.confidence,
         seed=spec.seed,
     )
-    candidate.identical_to_baseline = identical_to_baseline(candidate.scores, baseline.scores)
+    candidate.identical_tolerance = identical_scores_atol(dtype, device)
+    candidate.max_score_difference = max_score_difference(candidate.scores, baseline.scores)
+    candidate.identical_to_baseline = identical_to_baseline(
+        candidate.scores, baseline.scores, atol=candidate.identical_tolerance
+    )
     candidate.compared_with = baseline.model
 
 

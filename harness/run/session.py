@@ -150,7 +150,8 @@ class GateSession:
         )
         if index:
             compare_with_baseline(
-                evaluation, self.baseline_evaluation(dataset), dataset, self.config.comparison
+                evaluation, self.baseline_evaluation(dataset), dataset, self.config.comparison,
+                dtype=self.models.baseline(index).model.dtype, device=self.device,
             )
         else:
             own_intervals(evaluation, dataset, self.config.comparison)
@@ -172,8 +173,10 @@ class GateSession:
                 self.config.threshold,
             )
             compare_with_baseline(
-                evaluation, self.baseline_evaluation(dataset), dataset, self.config.comparison
+                evaluation, self.baseline_evaluation(dataset), dataset, self.config.comparison,
+                dtype=candidate.dtype, device=self.device,
             )
+            evaluation.checkpoint_kind = candidate.checkpoint.kind
             self.findings.record_evaluation(evaluation)
             results[dataset.spec.name] = evaluation
         return results
