@@ -11,7 +11,7 @@ import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from harness.checkpoint.discover import (
     ADAPTER_CONFIG,
@@ -108,7 +108,7 @@ def load_shipped_pipeline(
 def describe_pipeline(model: SentenceTransformer) -> dict:
     """What a model does around its transformer: its modules in order, pooling mode,
     max_seq_length, embedding dimension, normalization and default prompt."""
-    modes = [m.pooling_mode for m in model if hasattr(m, "pooling_mode")]
+    modes: list[Any] = [m.pooling_mode for m in model if hasattr(m, "pooling_mode")]
     modules = [type(module).__name__ for module in model]
     prompt = model.prompts.get(model.default_prompt_name) if model.default_prompt_name else None
     pooling = None
@@ -286,10 +286,23 @@ class LoadedCandidate:
 
     def in_dtype(self, dtype: torch.dtype, *, merged: bool) -> SentenceTransformer:
         """A copy cast to `dtype`: the unmerged model (adapter layers cast with it), or the model
-        merged in float32 (`merged()`) and cast afterwards, so no merge rounds in low precision."""
-        cast = copy.deepcopy(self.merged() if merged else self.model).to(dtype)
-        cast.eval()
-        return cast
+        merged in float32 (`merged()`) and cast afterwards, so no merge rounds in low precision.
+
+        Each floating-point tensor is cast straight into the copy (handed to deepcopy as
+        already copied), not copied in float32 first and cast after."""
+        import torch
+
+        source = self.merged() if merged else self.model
+        copies: dict[int, object] = {}
+        for tensor in [*source.parameters(), *source.buffers()]:
+            if tensor.is_floating_point() and id(tensor) not in copies:
+                cast = tensor.detach().to(dtype)
+                if isinstance(tensor, torch.nn.Parameter):
+                    cast = torch.nn.Parameter(cast, requires_grad=tensor.requires_grad)
+                copies[id(tensor)] = cast
+        model = copy.deepcopy(source, copies)
+        model.eval()
+        return model
 
 
 def load_candidate(

@@ -18,8 +18,8 @@ def render_summary(results: dict[str, Any], report_path: str | None = None) -> s
     lines = [f"device: {env['device_note']}   dtype: {env['dtype']}"]
     lines += wrap(f"versions: {versions}", "  ")
     lines += ["", render_text(results), ""]
-    comparison = results["config"]["comparison"]
-    margin = margin_note(comparison["metrics"], comparison["min_delta"])
+    comparison = results.get("config", {}).get("comparison")
+    margin = comparison and margin_note(comparison["metrics"], comparison["min_delta"])
     if margin:
         lines += wrap(margin, "  ")
     for name, error in results["missing_reference_datasets"].items():
