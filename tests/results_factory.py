@@ -131,7 +131,7 @@ def build(
             "checks": sorted(checks, key=lambda c: c["check"]),
         })
     results = {
-        "schema_version": 1,
+        "schema_version": 2,
         "run": {"started": "2026-01-01T00:00:00+00:00", "finished": "2026-01-01T00:01:00+00:00",
                 "seconds": 60.0,
                 "texts_encoded": {f"baseline/{b}": 2 * n for b in baselines}},

@@ -21,7 +21,9 @@ from harness.run.outcomes import Outcomes, incomplete_reasons
 from harness.run.verdicts import NOT_GATED, verdict_of
 from harness.throughput.measure import sentences_per_second_by_model
 
-SCHEMA_VERSION = 1
+#: 2: datasets[].calibration_overlap, evaluations[].max_score_difference, and the pipeline of
+#: every baseline and checkpoint
+SCHEMA_VERSION = 2
 
 
 def _datasets(context: RunContext, findings: Findings) -> list[dict[str, Any]]:

@@ -159,7 +159,7 @@ def _other_baseline_evaluation(r):
         (_other_data, "the data sets (fingerprints)"),
         (_other_baseline_weights, "the baselines (weights fingerprints)"),
         (_other_baseline_evaluation, "the baseline evaluation ('base', 'sts')"),
-        (lambda r: r.update(schema_version=2), "the schema version"),
+        (lambda r: r.update(schema_version=r["schema_version"] + 1), "the schema version"),
     ],
 )
 def test_disagreeing_shards_are_refused_naming_the_folder(shards, edit, what):
