@@ -40,6 +40,5 @@ def weights_fingerprint(module: torch.nn.Module) -> str:
         digest.update(name.encode())
         digest.update(str(tensor.dtype).encode())
         digest.update(str(tuple(tensor.shape)).encode())
-        # the bytes hashed in place (buffer protocol): no copy of the weights
-        digest.update(tensor.detach().to("cpu").contiguous().view(torch.uint8).numpy())
+        digest.update(tensor.detach().to("cpu").contiguous().view(torch.uint8).numpy().tobytes())
     return digest.hexdigest()

@@ -141,7 +141,6 @@ class GateSession:
         known = self.findings.evaluation(name, dataset.spec.name)
         if known is not None:
             return known
-        self.models.encode_baseline(dataset.texts(), index)  # one encode: see evaluate_candidate
         evaluation = evaluate(
             name,
             "baseline",
@@ -166,9 +165,6 @@ class GateSession:
         for dataset in self.readable_datasets():
             for index in range(len(self.config.baselines)):
                 self.baseline_evaluation(dataset, index)
-            # every text of both splits in one encode, sorted by length (the least padding, one
-            # call instead of one per split and side); evaluate's encodes then hit the memo
-            self.models.encode_candidate(candidate, dataset.texts(), "shipped")
             evaluation = evaluate(
                 candidate.checkpoint.name,
                 "candidate",
