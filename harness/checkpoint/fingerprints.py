@@ -40,5 +40,6 @@ def weights_fingerprint(module: torch.nn.Module) -> str:
         digest.update(name.encode())
         digest.update(str(tensor.dtype).encode())
         digest.update(str(tuple(tensor.shape)).encode())
-        digest.update(tensor.detach().to("cpu").contiguous().view(torch.uint8).numpy().tobytes())
+        # the bytes hashed in place (buffer protocol): no copy of the weights
+        digest.update(tensor.detach().to("cpu").contiguous().view(torch.uint8).numpy())
     return digest.hexdigest()

@@ -23,6 +23,7 @@ pytest_plugins = [
     "harness.pytest_plugin.fixtures",
     "harness.pytest_plugin.benchmarks",
     "harness.pytest_plugin.xdist",
+    "harness.pytest_plugin.long_lived",
 ]
 
 
