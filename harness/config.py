@@ -73,7 +73,8 @@ class ThroughputSpec:
     """Encode-throughput benchmarks: batch sizes, the merged/base gate, the probe corpus.
 
     The corpus is `corpus_path` (default: [effect] probe_path) cycled to `corpus_size`
-    sentences; each of `rounds` timed rounds encodes it once.
+    sentences; each of `rounds` timed rounds encodes it once. `required`: the throughput
+    checks belong to the battery a checkpoint needs for PROMOTE (false: they count when run).
     """
 
     batch_sizes: tuple[int, ...] = (16, 64)
@@ -81,6 +82,7 @@ class ThroughputSpec:
     corpus_path: Path | None = None
     corpus_size: int = 512
     rounds: int = 5
+    required: bool = True
 
 
 @dataclass(frozen=True)
@@ -402,7 +404,8 @@ def load_config(path: str | Path) -> GateConfig:
 
 
 def _throughput(source: Path, table: _Table) -> ThroughputSpec:
-    """[throughput]: batch sizes (positive, distinct), the merged/base ratio, the corpus."""
+    """[throughput]: batch sizes (positive, distinct), the merged/base ratio, the corpus, and
+    whether PROMOTE needs the throughput checks."""
     default = ThroughputSpec()
     sizes = table.get("batch_sizes", list, list(default.batch_sizes))
     if not sizes or any(
@@ -422,6 +425,7 @@ def _throughput(source: Path, table: _Table) -> ThroughputSpec:
         corpus_path=_path(source.parent, corpus) if corpus else None,
         corpus_size=int(table.number("corpus_size", default.corpus_size, low=1, high=1_000_000)),
         rounds=int(table.number("rounds", default.rounds, low=1, high=1000)),
+        required=table.get("required", bool, default.required),
     )
     table.finish()
     return spec

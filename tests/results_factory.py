@@ -129,6 +129,7 @@ def build(
             "fingerprint": f"{c_index:02d}" + "cd" * 31,
             "verdict": "REJECT" if first else "PROMOTE", "first_failure": first,
             "checks": sorted(checks, key=lambda c: c["check"]),
+            "required_checks": sorted(c["check"] for c in checks), "missing_checks": [],
         })
     results = {
         "schema_version": 2,

@@ -18,6 +18,9 @@ from harness.run.outcomes import NotApplicable
 CHECK = pytest.StashKey[tuple[str, str]]()  # (checkpoint name, check name) of a gate item
 COLLECTED_AT = pytest.StashKey[int]()  # an item's place in collection order (files, definitions)
 UNUSABLE = pytest.StashKey[GateInputError]()  # why the gate's input cannot be used, if it cannot
+#: the checks this run selected, per checkpoint (a run that misses one of its battery cannot
+#: promote it, so it is not staged)
+SELECTED_CHECKS = pytest.StashKey[dict[str, set[str]]]()
 ADAPTER_ONLY = "adapter_only"
 
 
@@ -66,6 +69,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     """Drop checks that do not apply to a checkpoint's kind, and list them as not applicable."""
     note_grouping(config, items)
     kept, dropped = [], []
+    selected: dict[str, set[str]] = config.stash.setdefault(SELECTED_CHECKS, {})
     for item in items:
         callspec = getattr(item, "callspec", None)
         checkpoint = callspec.params.get("checkpoint") if callspec else None
@@ -84,6 +88,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             dropped.append(item)
             continue
         item.stash[CHECK] = (checkpoint.name, check)
+        selected.setdefault(checkpoint.name, set()).add(check)
         kept.append(item)
     if dropped:
         config.hook.pytest_deselected(items=dropped)

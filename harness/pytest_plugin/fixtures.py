@@ -10,8 +10,9 @@ import pytest
 
 from harness.checkpoint.discover import Checkpoint
 from harness.errors import GateInputError
-from harness.pytest_plugin.collection import UnusableInput
+from harness.pytest_plugin.collection import SELECTED_CHECKS, UnusableInput
 from harness.pytest_plugin.session import gate
+from harness.run.battery import required_checks
 from harness.run.models import LoadedBaseline
 from harness.run.session import GateSession
 from harness.runs.promotion import stage, staging_dir
@@ -72,7 +73,10 @@ def evaluation(candidate_evaluations: dict, gate_dataset: str, gate_session: Gat
 
 @pytest.fixture(scope="session")
 def candidate(
-    usable_checkpoint: Checkpoint, gate_session: GateSession, baseline: LoadedBaseline
+    usable_checkpoint: Checkpoint,
+    gate_session: GateSession,
+    baseline: LoadedBaseline,
+    request: pytest.FixtureRequest,
 ) -> Iterator[LoadedCandidate]:
     """The checkpoint under test, loaded once; tests are grouped so one candidate is resident.
 
@@ -93,9 +97,15 @@ def candidate(
     pipelines = gate_session.findings.pipelines
     pipelines[checkpoint.name] = gate_session.models.candidate_pipeline(loaded)
     yield loaded
-    # the verdict is final only at the end of the run; one that already failed needs no copy
+    # the verdict is final only at the end of the run; one that already failed, or whose
+    # battery this run did not select, needs no copy
     promote_to = gate_session.promote_to
-    if promote_to is not None and not gate_session.outcomes.has_failed(checkpoint.name):
+    selected = request.config.stash.get(SELECTED_CHECKS, {}).get(checkpoint.name, set())
+    if (
+        promote_to is not None
+        and not gate_session.outcomes.has_failed(checkpoint.name)
+        and set(required_checks(checkpoint, gate_session.config, gate_session.device)) <= selected
+    ):
         stage(loaded, staging_dir(promote_to))
     gate_session.models.forget_candidate(checkpoint.name)
     del loaded

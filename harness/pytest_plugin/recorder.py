@@ -56,20 +56,16 @@ class GateRecorder:
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         """Write the report folder; fail closed if a gate test was skipped or errored, a gating
-        data set could not be read, a checkpoint was not gated, or nothing was gated at all."""
+        data set could not be read, a check of a checkpoint's battery did not run, or nothing
+        was gated at all."""
         gate_session = started_gate(self.config)
         if gate_session is None or not gate_session.outcomes:
             if self.gate_tests_run and session.exitstatus == pytest.ExitCode.OK:
                 session.exitstatus = pytest.ExitCode.TESTS_FAILED  # gated nothing: never a pass
             return
         worker = worker_id(self.config)  # a worker gates a share; the controller, all
-        if (
-            gate_session.incomplete_reasons(gated_only=worker is not None)
-            and session.exitstatus == pytest.ExitCode.OK
-        ):
-            session.exitstatus = pytest.ExitCode.TESTS_FAILED
         finished = datetime.now(UTC)
-        if worker is not None:  # a worker's share, merged by the controller
+        if worker is not None:  # a worker's share, combined by the controller
             context = gate_session.context()
             results = build_results(
                 context,
@@ -83,6 +79,7 @@ class GateRecorder:
                 score_arrays(context, gate_session.findings),
                 partials_dir(self.config) / worker,
             )
+            _fail_if_incomplete(session, results)
             return
         controller = self.config.pluginmanager.get_plugin("release-gate-xdist")
         if controller is not None:
@@ -98,6 +95,7 @@ class GateRecorder:
                 context, gate_session.findings, gate_session.outcomes, finished=finished
             )
             arrays = score_arrays(context, gate_session.findings)
+        _fail_if_incomplete(session, results)
         self.results = results
         self.report_path = write_report(
             results, arrays, gate_session.config.report_dir, when=finished
@@ -128,6 +126,12 @@ class GateRecorder:
         warning = controller.grouping_warning() if controller is not None else None
         if warning:
             terminalreporter.write_line(warning, yellow=True)
+
+
+def _fail_if_incomplete(session: pytest.Session, results: dict) -> None:
+    """An incomplete run never exits 0, whatever its tests did."""
+    if not results["complete"] and session.exitstatus == pytest.ExitCode.OK:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 def _nothing_gated(config: pytest.Config) -> str:

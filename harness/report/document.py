@@ -15,10 +15,11 @@ import numpy as np
 
 from harness.checkpoint.fingerprints import directory_fingerprint, file_fingerprint
 from harness.quality.evaluate import LoadedDataset
+from harness.run.battery import missing_checks, required_checks
 from harness.run.context import RunContext
 from harness.run.findings import Findings
 from harness.run.outcomes import Outcomes, incomplete_reasons
-from harness.run.verdicts import NOT_GATED, verdict_of
+from harness.run.verdicts import verdict_of
 from harness.throughput.measure import sentences_per_second_by_model
 
 #: 2: datasets[].calibration_overlap, evaluations[].max_score_difference, and the pipeline of
@@ -51,14 +52,16 @@ def _datasets(context: RunContext, findings: Findings) -> list[dict[str, Any]]:
 
 
 def _checkpoints(
-    context: RunContext, findings: Findings, outcomes: Outcomes, gated_only: bool
+    context: RunContext,
+    findings: Findings,
+    outcomes: Outcomes,
+    required: dict[str, list[str]],
+    missing: dict[str, list[str]],
 ) -> list[dict[str, Any]]:
     rows = []
     for checkpoint in sorted(context.checkpoints, key=lambda c: c.name):
         checks = outcomes.checks_of(checkpoint.name)
-        if gated_only and not checks:
-            continue  # an xdist worker reports only the checkpoints it gated
-        verdict, first_failure = verdict_of(checks) if checks else (NOT_GATED, None)
+        verdict, first_failure = verdict_of(checks, missing[checkpoint.name])
         profile = findings.change_profiles.get(checkpoint.name)
         throughput = findings.throughput.get(checkpoint.name)
         rows.append(
@@ -73,6 +76,8 @@ def _checkpoints(
                 "verdict": verdict,
                 "first_failure": first_failure,
                 "checks": checks,
+                "required_checks": required[checkpoint.name],
+                "missing_checks": missing[checkpoint.name],
                 "change_profile": profile.to_dict() if profile is not None else None,
                 "throughput": throughput.to_dict() if throughput is not None else None,
                 "pipeline": findings.pipelines.get(checkpoint.name),  # None: never loaded
@@ -89,15 +94,21 @@ def build_results(
     finished: datetime,
     gated_only: bool = False,
 ) -> dict[str, Any]:
-    """The whole run as a JSON-ready dict; `gated_only` (an xdist worker's share) leaves out
-    the checkpoints this process did not gate."""
+    """The whole run as a JSON-ready dict. `gated_only` (an xdist worker's share): the checks
+    a checkpoint misses are not judged here, since other workers may run them (the controller
+    judges the combined document)."""
     config = context.config
     speeds = sentences_per_second_by_model(findings.throughput)
+    required = {
+        c.name: required_checks(c, config, context.environment["device"])
+        for c in context.checkpoints
+    }
+    missing = {
+        name: missing_checks(checks, (c["check"] for c in outcomes.checks_of(name)))
+        for name, checks in required.items()
+    }
     incomplete = incomplete_reasons(
-        outcomes,
-        [c.name for c in context.checkpoints],
-        context.unreadable(gating=True),
-        gated_only=gated_only,
+        outcomes, {} if gated_only else missing, context.unreadable(gating=True)
     )
     return {
         "schema_version": SCHEMA_VERSION,
@@ -134,7 +145,7 @@ def build_results(
             for b in context.baselines
         ],
         "datasets": _datasets(context, findings),
-        "checkpoints": _checkpoints(context, findings, outcomes, gated_only),
+        "checkpoints": _checkpoints(context, findings, outcomes, required, missing),
         "evaluations": [
             {**e.to_dict(), "throughput": speeds.get(e.model)}  # sent/s, float32 (leaderboard)
             for _, e in sorted(findings.evaluations.items())

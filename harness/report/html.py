@@ -32,11 +32,11 @@ from harness.report.leaderboard import (
 )
 from harness.report.terminal import failed_closed_note, profile_line
 from harness.run.findings import not_measured
-from harness.run.verdicts import PROMOTE, REJECT
+from harness.run.verdicts import INCOMPLETE, PROMOTE, REJECT
 
 DPI = 90
 N_BINS = 40
-VERDICT_CLASS = {PROMOTE: "promote", REJECT: "reject"}
+VERDICT_CLASS = {PROMOTE: "promote", REJECT: "reject", INCOMPLETE: "incomplete"}
 CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI",Helvetica,Arial,sans-serif;margin:0;
  color:#1b1f24;background:#fff;line-height:1.4}
@@ -46,7 +46,7 @@ h2{border-bottom:1px solid #d0d7de;padding-bottom:4px;margin-top:1.6em}
 h3{margin-bottom:.3em}
 .verdict{border-radius:6px;padding:10px 14px;margin:8px 0;color:#fff;font-size:1.05em}
 .verdict.promote{background:#1a7f37}.verdict.reject{background:#cf222e}
-.verdict.other{background:#6e7781}
+.verdict.other{background:#6e7781}.verdict.incomplete{background:#9a6700}
 .verdict .badge{font-weight:700;font-size:1.3em;margin-right:.6em;letter-spacing:.03em}
 .verdict pre{background:rgba(255,255,255,.15);color:#fff;margin:6px 0 0}
 .alert{border-left:5px solid #bf8700;background:#fff8c5;padding:8px 12px;margin:8px 0}
@@ -324,6 +324,10 @@ def _verdicts(results: dict[str, Any]) -> str:
                     f"({e(first.get('outcome'))})</div>")
             if first.get("message"):
                 body += f"<pre>{e(first['message'])}</pre>"
+        missing = ckpt.get("missing_checks") or []
+        if missing:
+            body += (f"<div>{len(missing)} required check(s) did not run (never a pass): "
+                     f"{e(', '.join(missing))}</div>")
         parts.append(
             f'<div class="verdict {css}" data-verdict="{e(verdict)}">'
             f'<span class="badge">{e(verdict)}</span><code>{e(ckpt.get("name"))}</code>{body}</div>'

@@ -234,12 +234,16 @@ def render_markdown(results: dict[str, Any]) -> str:
 
 def verdict_reason(checkpoint: dict[str, Any], lead: str = "", limit: int = MAX_REASON) -> str:
     """The first failing check and its message in one line of at most `limit` characters (the
-    message's whitespace, line breaks included, collapsed to single spaces), or nothing for a
-    pass."""
+    message's whitespace, line breaks included, collapsed to single spaces), then how many
+    required checks did not run; nothing for a complete pass."""
+    reasons = []
     first = checkpoint.get("first_failure")
-    if not first:
-        return ""
-    message = " ".join((first.get("message") or first.get("outcome") or "").split())
-    if len(message) > limit:
-        message = message[: limit - 3] + "..."
-    return f"{lead}{first.get('check')} {first.get('outcome')}: {message}"
+    if first:
+        message = " ".join((first.get("message") or first.get("outcome") or "").split())
+        if len(message) > limit:
+            message = message[: limit - 3] + "..."
+        reasons.append(f"{first.get('check')} {first.get('outcome')}: {message}")
+    missing = checkpoint.get("missing_checks") or []
+    if missing:
+        reasons.append(f"{len(missing)} required check(s) did not run")
+    return f"{lead}{'; '.join(reasons)}" if reasons else ""

@@ -47,6 +47,9 @@ def render_summary(results: dict[str, Any], report_path: str | None = None) -> s
         head = f"{checkpoint['verdict']:<8} {checkpoint['name']}"
         reason = verdict_reason(checkpoint)
         lines += wrap(head + (f": {reason}" if reason else ""), "         ")
+        if checkpoint.get("missing_checks"):
+            missing = ", ".join(checkpoint["missing_checks"])
+            lines += wrap(f"did not run: {missing}", "           ", first="         ")
         if pipeline_line(checkpoint.get("pipeline")):
             lines += wrap(pipeline_line(checkpoint["pipeline"]), "           ", first="         ")
         if checkpoint.get("change_profile"):

@@ -3,7 +3,6 @@ the verdicts rest on a complete run."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -64,10 +63,6 @@ class Outcomes:
         """Gate tests skipped or errored: not run to a verdict, so the gate fails closed."""
         return [o for o in self.by_test.values() if o.outcome in UNSOUND_OUTCOMES]
 
-    def gated(self) -> set[str]:
-        """The checkpoints at least one gate test ran for."""
-        return {o.checkpoint for o in self.by_test.values()}
-
     def checks_of(self, checkpoint: str) -> list[dict[str, Any]]:
         """A checkpoint's checks as results.json lists them (by name)."""
         return sorted_checks(
@@ -77,16 +72,15 @@ class Outcomes:
 
 def incomplete_reasons(
     outcomes: Outcomes,
-    checkpoints: Iterable[str],
+    missing: dict[str, list[str]],
     unreadable_gating: dict[str, str],
-    *,
-    gated_only: bool = False,
 ) -> list[str]:
     """Why the verdicts do not rest on every check of every checkpoint and gating data set.
 
     Empty for a complete run; otherwise the run fails and results.json says
     `complete: false` with these reasons (a partial report never passes for a whole one).
-    `gated_only` (an xdist worker's share): checkpoints gated elsewhere are not missing.
+    `missing`: each judged checkpoint's required checks that did not run (an xdist worker
+    judges none: its share of a checkpoint's checks is completed by the others).
     """
     reasons = []
     unsound = outcomes.unsound()
@@ -97,11 +91,31 @@ def incomplete_reasons(
         )
     for name, error in unreadable_gating.items():
         reasons.append(f"gating data set '{name}' could not be read: {error.splitlines()[0]}")
-    if not gated_only:
-        gated = outcomes.gated()
-        reasons += [
-            f"checkpoint '{name}' was not gated: no gate test ran for it"
-            for name in checkpoints
-            if name not in gated
-        ]
+    return reasons + missing_check_reasons(
+        {name: (checks, bool(outcomes.checks_of(name))) for name, checks in missing.items()}
+    )
+
+
+#: how many missing checks a reason names before it counts the rest
+NAMED_MISSING = 6
+
+
+def missing_check_reasons(missing: dict[str, tuple[list[str], bool]]) -> list[str]:
+    """One reason per checkpoint with required checks that did not run; `missing` maps a
+    checkpoint to (those checks, whether any of its checks ran)."""
+    reasons = []
+    for name, (checks, any_ran) in sorted(missing.items()):
+        if not checks:
+            continue
+        if not any_ran:
+            reasons.append(
+                f"checkpoint '{name}' was not gated: none of its {len(checks)} required checks ran"
+            )
+            continue
+        named = ", ".join(checks[:NAMED_MISSING])
+        more = len(checks) - NAMED_MISSING
+        reasons.append(
+            f"checkpoint '{name}' is INCOMPLETE: {len(checks)} required check(s) did not run: "
+            f"{named}{f' and {more} more' if more > 0 else ''}"
+        )
     return reasons

@@ -29,10 +29,10 @@ from harness.quality.evaluate import (
 )
 from harness.quality.metrics import cosine_distances
 from harness.quality.pairs import read_sentences
-from harness.run.context import BaselineRecord, RunContext, unreadable_datasets
+from harness.run.context import BaselineRecord, RunContext
 from harness.run.findings import Findings
 from harness.run.models import GateModels
-from harness.run.outcomes import Outcomes, incomplete_reasons
+from harness.run.outcomes import Outcomes
 
 if TYPE_CHECKING:
     import numpy as np
@@ -198,7 +198,7 @@ class GateSession:
         self.findings.change_profiles[candidate.checkpoint.name] = profile
         return profile
 
-    # ---- completeness and the run's context -------------------------------------------------
+    # ---- the run's context ------------------------------------------------------------------
 
     def context(self) -> RunContext:
         """The run's inputs, environment and work done, as plain data for results.json."""
@@ -220,15 +220,6 @@ class GateSession:
             },
             texts_encoded=dict(sorted(models.embedder.encoded.items())),
             encode_events=[event.to_dict() for event in models.embedder.events],
-        )
-
-    def incomplete_reasons(self, *, gated_only: bool = False) -> list[str]:
-        """Why the verdicts do not rest on every check (empty for a complete run)."""
-        return incomplete_reasons(
-            self.outcomes,
-            [c.name for c in self.checkpoints],
-            unreadable_datasets(self.config, self.datasets, gating=True),
-            gated_only=gated_only,
         )
 
 

@@ -1,6 +1,6 @@
-"""The verdict rule, one place for a run and for merged runs: PROMOTE only if every gate check
-of a checkpoint passed, else REJECT with the first check (by name) that did not. By name, not
-by run order, so a run split over workers or shards reads the same.
+"""The verdict rule, one place for a run and for combined runs: REJECT with the first check (by
+name) that did not pass; else INCOMPLETE while a check of the battery did not run; else
+PROMOTE. By name, not by run order, so a run split over workers or shards reads the same.
 
 Also the words of results.json's verdicts and check outcomes, for everything that reads them.
 """
@@ -11,8 +11,8 @@ from collections.abc import Iterable
 from typing import Any
 
 PROMOTE, REJECT = "PROMOTE", "REJECT"
-#: the verdict of a checkpoint no gate test ran for
-NOT_GATED = "NOT GATED"
+#: every check that ran passed, but the battery is not complete: never promoted, the run fails
+INCOMPLETE = "INCOMPLETE"
 
 PASSED, FAILED, SKIPPED, ERROR = "passed", "failed", "skipped", "error"
 #: outcomes that are no verdict: the check did not run to its end, so the gate fails closed
@@ -24,10 +24,16 @@ def sorted_checks(checks: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return sorted(checks, key=lambda c: c["check"])
 
 
-def verdict_of(checks: list[dict[str, Any]]) -> tuple[str, dict[str, Any] | None]:
-    """(PROMOTE, None), or (REJECT, the first failing check) over `sorted_checks` order."""
+def verdict_of(
+    checks: list[dict[str, Any]], missing: list[str]
+) -> tuple[str, dict[str, Any] | None]:
+    """(REJECT, the first failing check over `sorted_checks` order); else (INCOMPLETE, None)
+    if required checks are `missing`; else (PROMOTE, None). A failure decides on its own: no
+    check still to run could turn it into a PROMOTE."""
     failures = [c for c in sorted_checks(checks) if c["outcome"] != PASSED]
-    return (REJECT, failures[0]) if failures else (PROMOTE, None)
+    if failures:
+        return REJECT, failures[0]
+    return (INCOMPLETE, None) if missing else (PROMOTE, None)
 
 
 def unsound_checks(checkpoints: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -17,6 +17,8 @@ import numpy as np
 
 from harness.errors import GateInputError
 from harness.report.folder import read_report
+from harness.run.battery import missing_checks
+from harness.run.outcomes import missing_check_reasons
 from harness.run.verdicts import sorted_checks, verdict_of
 
 
@@ -45,8 +47,10 @@ def combine_runs(
 ) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """One results document and one array set from several runs' report folders.
 
-    `split_checkpoints`: one checkpoint's tests may come from several runs (xdist workers);
-    its checks are joined and its verdict recomputed. Shards must be disjoint.
+    `split_checkpoints`: one checkpoint's tests may come from several runs (xdist workers,
+    each listing every checkpoint and judging none missing); its checks are joined, and its
+    missing checks, its verdict and the run's completeness are judged here. Shards must be
+    disjoint.
     """
     if not folders:
         raise GateInputError("combine", "no report folders were given", "pass one folder per shard")
@@ -92,6 +96,8 @@ def combine_runs(
             evaluations.setdefault(pair, evaluation)
         for name, value in run_arrays.items():
             arrays.setdefault(name, value)
+    if split_checkpoints:  # the workers judged no checkpoint's missing checks
+        checkpoints = {name: _judged(row) for name, row in checkpoints.items()}
     merged["checkpoints"] = [checkpoints[name] for name in sorted(checkpoints)]
     merged["evaluations"] = [evaluations[key] for key in sorted(evaluations)]
     merged["not_applicable"] = sorted(
@@ -113,19 +119,31 @@ def combine_runs(
         "texts_encoded": _summed(r["run"].get("texts_encoded", {}) for _, r, _ in runs),
     }
     merged["encode_events"] = [e for _, r, _ in runs for e in r.get("encode_events", [])]
-    reasons = [reason for _, r, _ in runs for reason in r.get("incomplete_reasons", [])]
+    reasons = [reason for _, r, _ in runs for reason in r["incomplete_reasons"]]
+    if split_checkpoints:
+        reasons += missing_check_reasons(
+            {c["name"]: (c["missing_checks"], bool(c["checks"])) for c in merged["checkpoints"]}
+        )
     merged["incomplete_reasons"] = list(dict.fromkeys(reasons))
-    merged["complete"] = all(r.get("complete", True) for _, r, _ in runs)
+    merged["complete"] = not merged["incomplete_reasons"]
     return merged, dict(sorted(arrays.items()))
 
 
 def _join(first: dict[str, Any], second: dict[str, Any]) -> dict[str, Any]:
-    """One checkpoint's entries from two workers: all checks, the verdict over all of them."""
+    """One checkpoint's entries from two workers, with the checks of both (judged later)."""
     joined = {k: first.get(k) if first.get(k) is not None else second.get(k) for k in first}
-    checks = sorted_checks(first["checks"] + second["checks"])
-    joined["checks"] = checks
-    joined["verdict"], joined["first_failure"] = verdict_of(checks)
+    joined["checks"] = sorted_checks(first["checks"] + second["checks"])
     return joined
+
+
+def _judged(checkpoint: dict[str, Any]) -> dict[str, Any]:
+    """A checkpoint's entry with its missing checks and its verdict over every check it has."""
+    checks = checkpoint["checks"]
+    missing = missing_checks(checkpoint["required_checks"], (c["check"] for c in checks))
+    verdict, first_failure = verdict_of(checks, missing)
+    return {
+        **checkpoint, "missing_checks": missing, "verdict": verdict, "first_failure": first_failure
+    }
 
 
 def _summed(counts: Iterable[dict[str, int]]) -> dict[str, int]:

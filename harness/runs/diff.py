@@ -8,7 +8,7 @@ exactly and never counts as a regression. The direction comes from
 `harness.quality.metrics.METRICS[m].greater_is_better`: a flagged change the worse way is a
 regression.
 
-A verdict that was PROMOTE and is anything else now (REJECT, NOT GATED) is a regression too.
+A verdict that was PROMOTE and is anything else now (REJECT, INCOMPLETE) is a regression too.
 Data sets whose fingerprint changed are warned about, and every metric on them is marked
 "different data": such changes still count (fail closed), but they compare different pairs.
 

@@ -1,8 +1,9 @@
-"""Promotion: copy a checkpoint that passed every gate test, merged into a standalone model.
+"""Promotion: copy a checkpoint that passed its whole battery, merged into a standalone model.
 
 Candidates are staged (merged and saved) while they are loaded; once the verdicts are final,
-each PROMOTE is moved into `DIR/<name>/` with its gate record, and every other staged model is
-deleted. Writes are atomic: a model appears whole or not at all.
+each complete PROMOTE is moved into `DIR/<name>/` with its gate record, and every other staged
+model is deleted (an INCOMPLETE or REJECT is never promoted). Writes are atomic: a model
+appears whole or not at all.
 """
 
 from __future__ import annotations
@@ -44,15 +45,18 @@ def stage(candidate: LoadedCandidate, staging_dir: Path) -> Path:
 
 
 def promote(results: dict[str, Any], staging_dir: Path, promote_to: Path) -> list[str]:
-    """Move staged PROMOTE checkpoints into `promote_to`; delete the rest. Returns names moved."""
+    """Move staged checkpoints with a complete PROMOTE into `promote_to`; delete the rest.
+    Returns the names moved."""
     promoted = []
     promote_to.mkdir(parents=True, exist_ok=True)
     for checkpoint in results["checkpoints"]:
         staged = staging_dir / safe_name(checkpoint["name"])
-        if checkpoint["verdict"] != PROMOTE or not staged.is_dir():
+        if not is_complete_promote(checkpoint) or not staged.is_dir():
             continue
         record = {
             "checkpoint": checkpoint,
+            "complete": True,  # every check of its battery ran and passed
+            "checks_passed": [c["check"] for c in checkpoint["checks"]],
             "model_fingerprint": directory_fingerprint(staged),
             "evaluations": [e for e in results["evaluations"] if e["model"] == checkpoint["name"]],
             "config": results["config"],
@@ -65,6 +69,11 @@ def promote(results: dict[str, Any], staging_dir: Path, promote_to: Path) -> lis
         promoted.append(checkpoint["name"])
     shutil.rmtree(staging_dir, ignore_errors=True)
     return promoted
+
+
+def is_complete_promote(checkpoint: dict[str, Any]) -> bool:
+    """A results.json checkpoint that may be promoted: PROMOTE, with no required check missing."""
+    return checkpoint["verdict"] == PROMOTE and not checkpoint["missing_checks"]
 
 
 def _replace_dir(source: Path, target: Path) -> None:

@@ -220,6 +220,35 @@ def test_workers_sharing_a_checkpoint_are_joined_and_its_verdict_recomputed(tmp_
     assert results["checkpoints"][0]["first_failure"]["check"] == "test_m_middle"
 
 
+def test_workers_completing_a_battery_together_promote_and_one_share_alone_is_incomplete(
+    tmp_path, whole
+):
+    def worker(name: str, check: str) -> Path:
+        results, arrays = shard_of(whole, FIRST, RUN_1)
+        row = results["checkpoints"][0]
+        entry = {"check": check, "outcome": "passed", "message": ""}
+        # as a worker writes it: its own share, nothing judged missing
+        row.update(checks=[entry], missing_checks=[c for c in row["required_checks"] if c != check])
+        return save(tmp_path / name, (results, arrays))
+
+    required = whole[0]["checkpoints"][0]["required_checks"]
+    assert len(required) == 2
+    shares = [worker(f"gw{i}", check) for i, check in enumerate(required)]
+
+    results, _ = combine_runs(shares, split_checkpoints=True)
+    (joined,) = results["checkpoints"]
+    assert (joined["verdict"], joined["missing_checks"]) == ("PROMOTE", [])
+    assert (results["complete"], results["incomplete_reasons"]) == (True, [])
+
+    results, _ = combine_runs(shares[:1], split_checkpoints=True)
+    (alone,) = results["checkpoints"]
+    assert (alone["verdict"], alone["missing_checks"]) == ("INCOMPLETE", required[1:])
+    assert results["complete"] is False
+    assert results["incomplete_reasons"] == [
+        f"checkpoint 'cand-a' is INCOMPLETE: 1 required check(s) did not run: {required[1]}"
+    ]
+
+
 def test_unreadable_input_is_refused_naming_the_file(tmp_path, whole, shards):
     (shards[1] / "scores.npz").unlink()
     with pytest.raises(GateInputError) as no_arrays:

@@ -19,6 +19,7 @@ from harness.config import load_config
 from harness.errors import DataError
 from harness.quality.evaluate import compare_with_baseline, evaluate, load_dataset, own_intervals
 from harness.report.document import SCHEMA_VERSION, build_results, score_arrays
+from harness.run.battery import required_checks
 from harness.run.context import BaselineRecord, RunContext
 from harness.run.findings import Findings
 from harness.run.outcomes import CheckOutcome, NotApplicable, Outcomes
@@ -110,9 +111,14 @@ def outcomes_of(name: str, *results: tuple[str, str]) -> Outcomes:
     return outcomes
 
 
+def battery_of(context: RunContext) -> list[str]:
+    return required_checks(context.checkpoints[0], context.config, "cpu")
+
+
 def test_a_passing_complete_run(run):
     context, findings, name = run
-    outcomes = outcomes_of(name, ("meets_targets[it_incidents]", "passed"), ("a_check", "passed"))
+    battery = battery_of(context)
+    outcomes = outcomes_of(name, *((check, "passed") for check in battery), ("a_check", "passed"))
     outcomes.not_applicable.append(NotApplicable("z_check", name, "why"))
     outcomes.not_applicable.append(NotApplicable("b_check", name, "why"))
     doc = build_results(context, findings, outcomes, finished=FINISHED)
@@ -127,7 +133,8 @@ def test_a_passing_complete_run(run):
     assert doc["complete"] is True and doc["incomplete_reasons"] == []
     [checkpoint] = doc["checkpoints"]
     assert checkpoint["verdict"] == "PROMOTE" and checkpoint["first_failure"] is None
-    assert [c["check"] for c in checkpoint["checks"]] == ["a_check", "meets_targets[it_incidents]"]
+    assert [c["check"] for c in checkpoint["checks"]] == sorted([*battery, "a_check"])
+    assert checkpoint["required_checks"] == battery and checkpoint["missing_checks"] == []
     assert checkpoint["kind"] == "adapter" and checkpoint["adapter_name"] == "default"
     assert checkpoint["change_profile"] is None and checkpoint["throughput"] is None
     assert [n["check"] for n in doc["not_applicable"]] == ["b_check", "z_check"]
@@ -144,9 +151,35 @@ def test_a_passing_complete_run(run):
     json.dumps(doc)  # JSON-ready as it is
 
 
+def test_a_battery_not_run_to_its_end_is_incomplete_never_promote(run):
+    context, findings, name = run
+    battery = battery_of(context)
+    left_out = ["encode_throughput[merged-float32-b16]", "meets_targets[it_incidents]"]
+    ran = [(check, "passed") for check in battery if check not in left_out]
+    doc = build_results(context, findings, outcomes_of(name, *ran), finished=FINISHED)
+    [checkpoint] = doc["checkpoints"]
+    assert (checkpoint["verdict"], checkpoint["first_failure"]) == ("INCOMPLETE", None)
+    assert checkpoint["missing_checks"] == left_out
+    assert doc["complete"] is False
+    assert doc["incomplete_reasons"] == [
+        f"checkpoint '{name}' is INCOMPLETE: 2 required check(s) did not run: {', '.join(left_out)}"
+    ]
+    # a failure decides on its own: REJECT, with the checks that did not run still listed
+    ran[0] = (ran[0][0], "failed")
+    doc = build_results(context, findings, outcomes_of(name, *ran), finished=FINISHED)
+    [checkpoint] = doc["checkpoints"]
+    assert checkpoint["verdict"] == "REJECT" and checkpoint["first_failure"]["check"] == ran[0][0]
+    assert checkpoint["missing_checks"] == left_out and doc["complete"] is False
+    # an xdist worker's share: its checks recorded, none judged missing (the controller does)
+    worker = build_results(context, findings, outcomes_of(name, *ran[1:]), finished=FINISHED,
+                           gated_only=True)
+    assert worker["complete"] is True and worker["checkpoints"][0]["checks"]
+
+
 def test_data_sets_readable_and_not(run):
     context, findings, name = run
-    doc = build_results(context, findings, outcomes_of(name, ("a", "passed")), finished=FINISHED)
+    everything = ((check, "passed") for check in battery_of(context))
+    doc = build_results(context, findings, outcomes_of(name, *everything), finished=FINISHED)
     gating, reference = doc["datasets"]
     assert gating["status"] == "ok" and gating["n_pairs"] == 290
     assert gating["n_calibration_pairs"] == 190 and gating["truncated_texts"] == 3
@@ -173,7 +206,8 @@ def test_baseline_and_candidate_evaluations(run):
 
 def test_a_failure_rejects_and_an_error_makes_the_run_incomplete(run):
     context, findings, name = run
-    outcomes = outcomes_of(name, ("z_fails", "failed"), ("b_errs", "error"), ("a", "passed"))
+    everything = [(check, "passed") for check in battery_of(context)]
+    outcomes = outcomes_of(name, ("z_fails", "failed"), ("b_errs", "error"), *everything)
     doc = build_results(context, findings, outcomes, finished=FINISHED)
     [checkpoint] = doc["checkpoints"]
     assert checkpoint["verdict"] == "REJECT"
@@ -187,21 +221,25 @@ def test_a_failure_rejects_and_an_error_makes_the_run_incomplete(run):
 def test_an_ungated_checkpoint(run):
     context, findings, name = run
     doc = build_results(context, findings, Outcomes(), finished=FINISHED)
-    assert doc["checkpoints"][0]["verdict"] == "NOT GATED"
+    assert doc["checkpoints"][0]["verdict"] == "INCOMPLETE"
+    assert doc["checkpoints"][0]["missing_checks"] == battery_of(context)
     assert doc["incomplete_reasons"] == [
-        f"checkpoint '{name}' was not gated: no gate test ran for it"
+        f"checkpoint '{name}' was not gated: none of its {len(battery_of(context))} required "
+        "checks ran"
     ]
     worker = build_results(context, findings, Outcomes(), finished=FINISHED, gated_only=True)
-    assert worker["checkpoints"] == [] and worker["complete"] is True
+    assert worker["complete"] is True, "another worker may gate it"
 
 
 def test_an_unreadable_gating_set_makes_the_run_incomplete(run, tmp_path):
     context, findings, name = run
     error = DataError(tmp_path / "gone.jsonl", "the file does not exist", "restore it")
     broken = RunContext(
-        context.config, context.checkpoints, {**context.datasets, "it_incidents": error}, STARTED
+        context.config, context.checkpoints, {**context.datasets, "it_incidents": error}, STARTED,
+        environment=context.environment,
     )
-    doc = build_results(broken, findings, outcomes_of(name, ("a", "passed")), finished=FINISHED)
+    everything = ((check, "passed") for check in battery_of(context))
+    doc = build_results(broken, findings, outcomes_of(name, *everything), finished=FINISHED)
     assert doc["complete"] is False
     assert doc["incomplete_reasons"] == [
         f"gating data set 'it_incidents' could not be read: {str(error).splitlines()[0]}"

@@ -35,21 +35,23 @@ def test_failed_unsound_and_gated():
     outcomes.record("z[c]", CheckOutcome("c", "z", "skipped", "why"))
     assert not outcomes.has_failed("a") and outcomes.has_failed("b") and outcomes.has_failed("c")
     assert [o.checkpoint for o in outcomes.unsound()] == ["c"]
-    assert outcomes.gated() == {"a", "b", "c"}
     assert bool(outcomes) and not Outcomes()
 
 
 def test_incomplete_reasons_name_each_gap():
     outcomes = Outcomes()
     outcomes.record("x[a]", CheckOutcome("a", "x", "error", "boom"))
-    reasons = incomplete_reasons(outcomes, ["a", "b"], {"it": "/data/it.jsonl: gone\n  fix: x"})
+    missing = {"a": [f"check_{i}" for i in range(8)], "b": ["x", "y"], "c": []}
+    reasons = incomplete_reasons(outcomes, missing, {"it": "/data/it.jsonl: gone\n  fix: x"})
     assert reasons == [
         "1 gate test(s) were skipped or errored, so their checks have no verdict (FAILED CLOSED)",
         "gating data set 'it' could not be read: /data/it.jsonl: gone",
-        "checkpoint 'b' was not gated: no gate test ran for it",
+        "checkpoint 'a' is INCOMPLETE: 8 required check(s) did not run: check_0, check_1, "
+        "check_2, check_3, check_4, check_5 and 2 more",
+        "checkpoint 'b' was not gated: none of its 2 required checks ran",
     ]
-    worker = incomplete_reasons(outcomes, ["a", "b"], {}, gated_only=True)
-    assert worker == [reasons[0]], "a worker's share: checkpoints gated elsewhere are not missing"
+    worker = incomplete_reasons(outcomes, {}, {})
+    assert worker == [reasons[0]], "a worker's share: no checkpoint's missing checks judged"
 
 
 # ---- the quality battery's checks ----------------------------------------------------------
@@ -151,3 +153,18 @@ def test_only_a_promoted_checkpoint_is_moved_with_its_record(tmp_path):
     assert record["checkpoint"]["name"] == "good" and record["checkpoint"]["verdict"] == "PROMOTE"
     assert {e["model"] for e in record["evaluations"]} == {"good"}
     assert len(record["model_fingerprint"]) == 64
+    assert record["complete"] is True
+    assert record["checks_passed"] == ["adapter_changes_embeddings", "beats_baseline[sts]"]
+
+
+def test_an_incomplete_battery_is_never_promoted(tmp_path):
+    results, _ = build(candidates={"partial": 0.9, "forged": 0.9})
+    partial, forged = results["checkpoints"]
+    partial.update(verdict="INCOMPLETE", missing_checks=["beats_baseline[sts]"])
+    forged["missing_checks"] = ["beats_baseline[sts]"]  # a PROMOTE with a check missing
+    staging, target = tmp_path / "out" / ".staging", tmp_path / "out"
+    for name in ("partial", "forged"):
+        (staging / name).mkdir(parents=True)
+
+    assert promote(results, staging, target) == []
+    assert list(target.iterdir()) == []  # staged copies deleted

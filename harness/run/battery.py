@@ -1,0 +1,72 @@
+"""The battery: every check a checkpoint must pass before it can be promoted, declared here by
+the gate itself, never learned from what pytest happened to collect (a `-k`, a file path,
+`--lf` or a marker expression selects less; the checks it left out are missing, not passed).
+
+A check's name is its gate test's name without `test_`, plus its case in brackets where the
+test is parametrized beyond the checkpoint (`meets_targets[it_incidents]`,
+`merged_equals_unmerged_low_precision[bfloat16]`, `encode_throughput[base-float32-b16]`).
+Checks outside the battery (`throughput_vs_stored_run`, which exists only under
+`--benchmark-compare-fail`, or a team's own gate tests) count when they run, and their absence
+never makes a run incomplete.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from harness.checkpoint.discover import Checkpoint
+from harness.config import GateConfig
+from harness.embedding.device import low_precision_dtypes
+from harness.throughput.measure import cases
+
+#: tests/gate/test_adapter.py: an adapter loaded exactly, applied, mergeable and removable
+ADAPTER_CHECKS = (
+    "adapter_loaded_exactly",
+    "adapter_changes_embeddings",
+    "merged_equals_unmerged",
+    "merged_model_reloads_identically",
+    "disabled_adapter_reproduces_base",
+    "adapter_updates_every_module",
+)
+#: per low-precision dtype of the device (bfloat16; float16 too on CUDA), adapters only
+LOW_PRECISION_CHECK = "merged_equals_unmerged_low_precision"
+#: every kind: the baseline untouched (test_adapter.py) and the behaviour properties
+#: (tests/gate/test_behaviour.py)
+EVERY_CHECKPOINT_CHECKS = (
+    "baseline_untouched",
+    "encoding_is_deterministic",
+    "embedding_ignores_batch_and_padding",
+    "any_text_gives_a_finite_embedding_of_the_right_shape",
+)
+#: tests/gate/test_quality.py, per gating data set
+QUALITY_CHECKS = ("beats_baseline", "meets_targets", "fp_rate_under_target")
+#: tests/gate/test_throughput.py: one benchmark per case, and the merged/base ratio (adapters)
+THROUGHPUT_CASE_CHECK = "encode_throughput"
+MERGED_RATIO_CHECK = "merged_throughput_ratio"
+
+
+def required_checks(checkpoint: Checkpoint, config: GateConfig, device: str) -> list[str]:
+    """The checks `checkpoint` must pass on `device` under `config`, sorted by name."""
+    adapter = checkpoint.is_adapter
+    required = list(EVERY_CHECKPOINT_CHECKS)
+    if adapter:
+        required += ADAPTER_CHECKS
+        required += [f"{LOW_PRECISION_CHECK}[{dtype}]" for dtype in low_precision_dtypes(device)]
+    for spec in config.datasets:
+        if spec.gates:
+            required += [f"{check}[{spec.name}]" for check in QUALITY_CHECKS]
+    if config.throughput.required:
+        required += [
+            f"{THROUGHPUT_CASE_CHECK}[{case.id}]"
+            for case in cases(config.throughput.batch_sizes, device)
+            if adapter or not case.adapter_only
+        ]
+        if adapter:
+            required.append(MERGED_RATIO_CHECK)
+    return sorted(required)
+
+
+def missing_checks(required: Iterable[str], ran: Iterable[str]) -> list[str]:
+    """The required checks that did not run, in `required`'s order."""
+    done = set(ran)
+    return [check for check in required if check not in done]
