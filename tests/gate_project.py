@@ -158,6 +158,14 @@ class GateProject:
         source = GATE_TESTS / gate_test_file
         shutil.copyfile(source, self.path / gate_test_file.replace(".py", "_battery.py"))
 
+    def include_battery(self) -> None:
+        """Copy the rest of the real battery (behaviour and quality) and make the throughput
+        checks optional (`[throughput] required = false`): a run of the project is complete
+        without its benchmarks, so its checkpoints can PROMOTE."""
+        self.include("test_behaviour.py")
+        self.include("test_quality.py")
+        self.set_config("[throughput]\n", "[throughput]\nrequired = false\n")
+
     def add_skipping_gate_test(self, checkpoint: str) -> str:
         """A gate module (SKIPPING_GATE_TEST) whose running test expects `checkpoint`; returns
         its file name, to pass as the run's test path."""
@@ -180,12 +188,17 @@ class GateProject:
         path.write_text(text[: text.index("[datasets.")] + tables, encoding="utf-8")
 
     def relax_targets(self) -> None:
-        """Targets anything meets and no margin over the baseline: an applied adapter passes."""
+        """Targets anything meets, and `beats_baseline` as a non-inferiority check with a margin
+        of 0.1: the example adapter is worse than MiniLM on the IT fixture by 0.021 (95%
+        interval 0.002 to 0.041, README), so it passes as not worse by more than 0.1, while a
+        candidate worse than that, or never applied, still fails. Runs that test plumbing
+        (workers, shards, promotion, run diffs) can then reach PROMOTE; a real improvement
+        against min_delta = 0 is shown on STS-B (tests/integration/test_quality_gate.py)."""
         for old, new in (
             ("spearman = 0.8", "spearman = -1.0"),
             ("roc_auc = 0.95", "roc_auc = 0.0"),
             ("fp_rate = 0.2", "fp_rate = 1.0"),
-            ("min_delta = 0.0", "min_delta = -1.0"),
+            ("min_delta = 0.0", "min_delta = -0.1"),
         ):
             self.set_config(old, new)
 

@@ -22,8 +22,9 @@ from harness.run.outcomes import Outcomes, incomplete_reasons
 from harness.run.verdicts import verdict_of
 from harness.throughput.measure import sentences_per_second_by_model
 
-#: 2: datasets[].calibration_overlap, evaluations[].max_score_difference, and the pipeline of
-#: every baseline and checkpoint
+#: 2: datasets[].calibration_overlap, evaluations[].max_score_difference, the pipeline of
+#: every baseline and checkpoint, checkpoints[].required_checks and missing_checks, and the
+#: verdict INCOMPLETE (in place of NOT GATED)
 SCHEMA_VERSION = 2
 
 

@@ -110,7 +110,8 @@ def variants_run(request, once_per_module, templates) -> SharedRun:
 
 
 def test_variants_pass_the_gate(variants_run):
-    assert variants_run.run.ret == 0, variants_run.run.text
+    # every adapter test passes; the rest of the battery is not in the project: INCOMPLETE
+    assert variants_run.run.ret == 1, variants_run.run.text
     variants_run.run.result.assert_outcomes(passed=len(GATE_IDS) * len(ADAPTER_TESTS))
     assert sorted(variants_run.checkpoints) == sorted(GATE_IDS)
     assert variants_run.checkpoints["multi/second"]["adapter_name"] == "second"
@@ -121,7 +122,9 @@ def test_variants_pass_the_gate(variants_run):
 @pytest.mark.parametrize(("name", "n_tensors", "n_modules"), cases(VARIANT_IDS))
 def test_variant_passes_every_adapter_test(variants_run, name, n_tensors, n_modules):
     assert variants_run.run.outcomes(name) == dict.fromkeys(ADAPTER_TESTS, "PASSED")
-    assert f"PROMOTE  {name}\n" in variants_run.summary
+    assert f"INCOMPLETE {name}: " in variants_run.summary
+    row = variants_run.checkpoints[name]
+    assert row["verdict"] == "INCOMPLETE" and row["first_failure"] is None
     profile = variants_run.checkpoints[name]["change_profile"]
     assert (profile["n_modules"], profile["n_changed"]) == (n_modules, n_modules)
     assert f"change profile: {n_modules} of {n_modules} adapted modules changed" in (
@@ -199,7 +202,7 @@ TWIN_CASES = [
     (  # the first adapter of the checkpoint is intact and passes under its own id ...
         "multi-second-untrained/default",
         {LOADED: "PASSED", UPDATES: "PASSED"},
-        "PROMOTE",
+        "INCOMPLETE",  # both checks passed; the run selected two of its battery
         None,
         [],
     ),

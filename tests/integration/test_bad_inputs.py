@@ -450,11 +450,16 @@ def test_a_partial_run_says_it_is_incomplete(gate_project, good_adapter):
     reasons = results["incomplete_reasons"]
     assert reasons[0].startswith("1 gate test(s) were skipped or errored")
     assert reasons[1].startswith("gating data set 'it_incidents' could not be read: /nonexistent/")
-    assert reasons[2] == "checkpoint 'left-out' was not gated: no gate test ran for it"
+    assert reasons[2].startswith("checkpoint 'good-adapter' is INCOMPLETE: ")
+    battery = next(c for c in results["checkpoints"] if c["name"] == "left-out")["required_checks"]
+    not_gated = (
+        f"checkpoint 'left-out' was not gated: none of its {len(battery)} required checks ran"
+    )
+    assert reasons[3] == not_gated
     summary = run.summary()
     assert "INCOMPLETE: the verdicts do not cover everything the gate must check:" in summary
-    assert "  - checkpoint 'left-out' was not gated: no gate test ran for it" in summary
-    assert "NOT GATED left-out" in summary
+    assert f"  - {not_gated}" in summary
+    assert "INCOMPLETE left-out: " in summary
 
 
 # ---- reported, not refused: duplicate pairs and texts beyond the model's maximum length -------

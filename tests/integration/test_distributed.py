@@ -2,8 +2,8 @@
 (What combining refuses, sums and recomputes is unit-tested on built documents:
 tests/unit/test_combine.py.)
 
-And promotion: a checkpoint that passed every gate test is copied, merged, with its
-fingerprint; one that failed anything never is.
+And promotion: a checkpoint that passed its whole battery is copied, merged, with its
+fingerprint; one that failed anything, or whose battery the run did not select, never is.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ NAMES = ("alpha", "bravo", "charlie")
 
 @pytest.fixture
 def project(gate_project, good_adapter):
-    gate_project.include("test_quality.py")
+    gate_project.include_battery()  # complete without the benchmarks: PROMOTE is possible
     gate_project.relax_targets()  # every applied checkpoint passes
     gate_project.fewer_resamples()
     for name in NAMES:
@@ -92,9 +92,37 @@ def test_only_a_checkpoint_that_passed_everything_is_promoted(project, tmp_path)
     assert sorted(p.name for p in target.iterdir()) == ["alpha", "bravo"]  # no staging left
     record = json.loads((target / "alpha" / "gate-record.json").read_text())
     assert record["checkpoint"]["verdict"] == "PROMOTE"
+    assert record["complete"] is True
+    assert record["checks_passed"] == record["checkpoint"]["required_checks"]
     folder_files = {p.name for p in (target / "alpha").iterdir()} - {"gate-record.json"}
     assert "adapter_config.json" not in folder_files  # merged: a standalone model
     model = SentenceTransformer(str(target / "alpha"), device="cpu")
     assert model.encode(["printer jams"]).shape == (1, 384)
     assert len(record["model_fingerprint"]) == 64
     assert record["model_fingerprint"] != directory_fingerprint(target / "alpha")  # record added
+
+
+def test_a_run_that_selects_part_of_the_battery_is_incomplete_and_promotes_nothing(
+    project, tmp_path
+):
+    target = tmp_path / "promoted"
+    run = project.run(args=[f"--promote-to={target}", "-k", "adapter and alpha"])
+
+    assert run.ret == 1, "every check that ran passed, yet the run fails"
+    assert list(target.iterdir()) == []  # nothing promoted, nothing staged
+    results = project.results()
+    alpha, bravo, charlie = results["checkpoints"]
+    assert {c["outcome"] for c in alpha["checks"]} == {"passed"}
+    assert alpha["verdict"] == "INCOMPLETE" and alpha["first_failure"] is None
+    ran = {c["check"] for c in alpha["checks"]}
+    assert alpha["missing_checks"] == [c for c in alpha["required_checks"] if c not in ran]
+    assert "meets_targets[it_incidents]" in alpha["missing_checks"]
+    assert "encoding_is_deterministic" in alpha["missing_checks"]
+    assert "encode_throughput[base-float32-b16]" not in alpha["required_checks"]  # optional here
+    assert bravo["verdict"] == charlie["verdict"] == "INCOMPLETE" and not bravo["checks"]
+    assert results["complete"] is False
+    summary = run.summary()
+    assert "INCOMPLETE alpha: 6 required check(s) did not run" in summary
+    assert "did not run: any_text_gives_a_finite_embedding_of_the_right_shape," in summary
+    assert "checkpoint 'bravo' was not gated: none of its 14 required checks ran" in summary
+    assert f"promoted to {target}: none" in summary

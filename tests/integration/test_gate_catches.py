@@ -4,6 +4,10 @@ Each broken checkpoint must make the run fail, in the right test, with the right
 good checkpoints in both save layouts must pass every test; a full model must pass the
 checks that apply to it and list the adapter-only ones as not applicable. One test replays
 the seed's own loading path, the one that shipped three no-op adapters.
+
+The project holds the adapter battery only, so a good checkpoint's verdict is INCOMPLETE
+(every check that ran passed; the behaviour, quality and throughput checks did not run) and
+the run exits 1: only the whole battery can PROMOTE (tests/integration/test_distributed.py).
 """
 
 from __future__ import annotations
@@ -11,7 +15,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from adapter_battery import ADAPTER_TESTS, BASELINE_UNTOUCHED, CHANGES, LOADED
+from adapter_battery import (
+    ADAPTER_TESTS,
+    BASELINE_UNTOUCHED,
+    BEHAVIOUR_CHECKS,
+    CHANGES,
+    LOADED,
+    QUALITY_CHECKS,
+)
 from cases import cases
 from factories import (
     add_wrapper_prefix,
@@ -192,45 +203,60 @@ LAYOUTS = [
 ]
 
 
-@pytest.fixture
-def layouts_run(request, once_per_module) -> tuple[GateRun, dict[str, str]]:
-    """A good adapter in each save layout, gated in one run made by the first test that asks,
-    and the layout each folder reads as."""
+def assert_incomplete_with_only_the_adapter_battery_run(row: dict, summary: str) -> None:
+    """Every check of the adapter battery ran and passed; the rest of the battery did not run."""
+    assert row["verdict"] == "INCOMPLETE" and row["first_failure"] is None
+    assert {c["outcome"] for c in row["checks"]} == {"passed"}
+    assert set(BEHAVIOUR_CHECKS + QUALITY_CHECKS) <= set(row["missing_checks"])
+    ran = {c["check"] for c in row["checks"]}
+    assert not ran & set(row["missing_checks"])
+    assert f"INCOMPLETE {row['name']}: {len(row['missing_checks'])} required check(s) did not " \
+        "run" in summary
 
-    def run_layouts() -> tuple[GateRun, dict[str, str]]:
+
+@pytest.fixture
+def layouts_run(request, once_per_module) -> tuple[GateRun, dict[str, str], dict[str, dict]]:
+    """A good adapter in each save layout, gated in one run made by the first test that asks,
+    the layout each folder reads as, and results.json's rows."""
+
+    def run_layouts() -> tuple[GateRun, dict[str, str], dict[str, dict]]:
         project = request.getfixturevalue("gate_project")
         st_saved = project.checkpoint_path("st-saved")
         request.getfixturevalue("good_adapter").rename(st_saved)
         peft_saved = make_peft_adapter(project.checkpoint_path("peft-saved"))
         saved_by = {path.name: read_checkpoint(path).saved_by for path in (st_saved, peft_saved)}
-        return project.run(st_saved, peft_saved), saved_by
+        run = project.run(st_saved, peft_saved)
+        return run, saved_by, {c["name"]: c for c in project.results()["checkpoints"]}
 
     return once_per_module("layouts", run_layouts)
 
 
 def test_good_adapters_pass_in_both_layouts(layouts_run):
-    run, _ = layouts_run
-    assert run.ret == 0, run.text
+    run, _, _ = layouts_run
+    assert run.ret == 1, "the adapter battery alone is INCOMPLETE"
     run.result.assert_outcomes(passed=len(LAYOUTS) * len(ADAPTER_TESTS))
 
 
 @pytest.mark.parametrize(("name", "saved_by"), cases(LAYOUTS))
 def test_good_adapter_passes_in_its_layout(layouts_run, name, saved_by):
-    run, layouts = layouts_run
+    run, layouts, rows = layouts_run
     assert layouts[name] == saved_by
     assert run.outcomes(name) == dict.fromkeys(ADAPTER_TESTS, "PASSED")
-    assert f"PROMOTE  {name}" in run.summary()
+    assert_incomplete_with_only_the_adapter_battery_run(rows[name], run.summary())
 
 
 def test_full_model_runs_only_what_applies(gate_project):
     checkpoint = make_full_model(gate_project.checkpoint_path("full-model"))
     run = gate_project.run(checkpoint)
 
-    assert run.ret == 0, run.text
+    assert run.ret == 1, run.text
     run.result.assert_outcomes(passed=1, deselected=len(ADAPTER_TESTS) - 1)
     assert run.outcomes("full-model") == {BASELINE_UNTOUCHED: "PASSED"}
     summary = run.summary()
-    assert "PROMOTE  full-model" in summary
+    [row] = gate_project.results()["checkpoints"]
+    assert_incomplete_with_only_the_adapter_battery_run(row, summary)
+    adapter_checks = {test.removeprefix("test_") for test in ADAPTER_TESTS[:-1]}
+    assert not adapter_checks & set(row["required_checks"]), "not required of a full model"
     assert "not applicable (not run, not counted as passed):" in summary
     for test in ADAPTER_TESTS[:-1]:
         assert f"{test.removeprefix('test_')}[full-model]: full model has no adapter" in summary
@@ -242,6 +268,8 @@ def test_example_adapter_passes(gate_project):
         pytest.fail(f"{EXAMPLE_ADAPTER} is missing: the example adapter must be in the repository")
     run = gate_project.run(EXAMPLE_ADAPTER)
 
-    assert run.ret == 0, run.text
+    assert run.ret == 1, "the adapter battery alone is INCOMPLETE"
     run.result.assert_outcomes(passed=len(ADAPTER_TESTS))
     assert run.outcomes("minilm-stsb-lora") == dict.fromkeys(ADAPTER_TESTS, "PASSED")
+    [row] = gate_project.results()["checkpoints"]
+    assert_incomplete_with_only_the_adapter_battery_run(row, run.summary())

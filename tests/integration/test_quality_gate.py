@@ -166,6 +166,7 @@ def test_compare_flags_a_real_regression_and_no_change_between_identical_runs(
 
     from harness.runs.cli import main
 
+    quality_project.include_battery()  # the whole battery: a night can PROMOTE
     quality_project.relax_targets()
     candidate = copy_checkpoint(good_adapter, quality_project.checkpoint_path("nightly"))
     assert quality_project.run(candidate).ret == 0
@@ -184,3 +185,51 @@ def test_compare_flags_a_real_regression_and_no_change_between_identical_runs(
     assert main(["compare", str(night1), str(night2)]) == 1
     out = capsys.readouterr().out
     assert "PROMOTE -> REJECT" in out and "nightly" in out
+
+
+def dev_without_test_pairs(folder: Path) -> Path:
+    """STS-B dev without the pairs it shares with STS-B test (3, sentence order ignored): a
+    gating set's calibration part may not share pairs with its test part."""
+    from paths import DATASETS
+
+    from harness.quality.pairs import read_pairs
+
+    test = read_pairs(DATASETS / "stsb" / "sts-test.csv", "stsb")
+    in_test = {frozenset(pair) for pair in zip(test.sentence1, test.sentence2, strict=True)}
+    lines = (DATASETS / "stsb" / "sts-dev.csv").read_text(encoding="utf-8").splitlines()
+    kept = [line for line in lines if frozenset(line.split("\t")[5:7]) not in in_test]
+    assert len(lines) - len(kept) == 3
+    path = folder / "sts-dev-without-test-pairs.csv"
+    path.write_text("\n".join(kept) + "\n", encoding="utf-8")
+    return path
+
+
+def test_a_real_improvement_beats_the_baseline_at_min_delta_zero(quality_project, tmp_path):
+    """STS-B test as a gating set (1,379 pairs; calibrated on STS-B dev without the 3 pairs
+    the two share): the example adapter, trained on STS-B train, beats MiniLM with
+    `min_delta = 0` on both comparison metrics. gate.toml's comparison is the repository's
+    (1,000 resamples here: no fewer_resamples), no target is touched, and the check's own
+    outcome is asserted, not a verdict."""
+    from paths import DATASETS, REPO
+
+    quality_project.set_config("n_resamples = 200", "n_resamples = 1000")
+    quality_project.replace_datasets(
+        "[datasets.stsb_test]\nrole = \"gate\"\n"
+        f'path = "{(DATASETS / "stsb" / "sts-test.csv").as_posix()}"\nformat = "stsb"\n'
+        f'calibration_path = "{dev_without_test_pairs(tmp_path).as_posix()}"\n'
+        "binary_cutoff = 4.0\n"
+    )
+
+    run = quality_project.run(REPO / "models" / "minilm-stsb-lora", args=["-k", "beats_baseline"])
+
+    results = quality_project.results()
+    assert results["config"]["comparison"]["min_delta"] == 0.0
+    assert results["config"]["comparison"]["metrics"] == ["spearman", "roc_auc"]
+    [checkpoint] = results["checkpoints"]
+    checks = {c["check"]: c["outcome"] for c in checkpoint["checks"]}
+    assert checks == {"beats_baseline[stsb_test]": "passed"}, run.text
+    [evaluation] = [e for e in results["evaluations"] if e["model"] == "minilm-stsb-lora"]
+    for metric in ("spearman", "roc_auc"):
+        low, high = evaluation["metrics"][metric]["delta_ci"]
+        assert 0.0 < low < high, (metric, low, high)
+    assert evaluation["metrics"]["spearman"]["delta"] == pytest.approx(0.024, abs=0.005)

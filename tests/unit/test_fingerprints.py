@@ -47,10 +47,18 @@ def test_changes_when_an_adapter_is_injected_in_place(tmp_path):
 def test_changes_when_a_weight_changes_in_place():
     st = load_base()
     before = weights_fingerprint(st)
+    weight = next(st.parameters()).view(-1)
+    original = weight[0].item()
     with torch.no_grad():
-        next(st.parameters()).view(-1)[0] += 1e-3
-    assert weights_fingerprint(st) != before
-    assert check_baseline_untouched("x", before, before) is None
+        weight[0] += 1e-3
+    changed = weights_fingerprint(st)
+    assert changed != before
+    message = check_baseline_untouched("x", before, changed)
+    assert message is not None and "the baseline's weights changed while 'x' was loaded" in message
+    with torch.no_grad():
+        weight[0] = original  # the same bits again: the same fingerprint, and the check passes
+    restored = weights_fingerprint(st)
+    assert restored == before and check_baseline_untouched("x", before, restored) is None
 
 
 def test_names_count_as_much_as_values():

@@ -47,3 +47,4 @@ def test_release_publishes_only_after_the_gate_promoted():
     assert "--promote-to" in commands(workflow, "gate")
     assert workflow["jobs"]["publish"]["needs"] == "gate"
     assert "gate-record.json" in commands(workflow, "publish")
+    assert '.get("complete") is True' in commands(workflow, "publish")  # a complete battery
