@@ -140,6 +140,8 @@ def build(
         "incomplete_reasons": [],
         "environment": {"device": "cpu", "device_note": "cpu", "dtype": "float32",
                         "versions": {"python": "3.11.7", "torch": "2.13.0"}},
+        "shard": None,  # a run over every checkpoint it discovered
+        "discovered": [{"name": c["name"], "fingerprint": c["fingerprint"]} for c in checkpoints],
         "config": {
             "path": "/work/gate.toml", "fingerprint": "ef" * 32,
             "comparison": {"metrics": list(comparison_metrics), "min_delta": 0.0,

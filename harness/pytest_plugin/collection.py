@@ -1,5 +1,6 @@
 """Collection: one parametrized id per checkpoint, checks that do not apply dropped (and listed
-as not applicable), and each checkpoint's gate tests run together."""
+as not applicable), each checkpoint's gate tests run together, and none for a shard that hashing
+left empty."""
 
 from __future__ import annotations
 
@@ -12,12 +13,13 @@ from harness.checkpoint.discover import Checkpoint
 from harness.embedding.device import low_precision_dtypes
 from harness.errors import GateInputError
 from harness.pytest_plugin.session import gate
-from harness.pytest_plugin.xdist import note_grouping
+from harness.pytest_plugin.xdist import note_empty_shard, note_grouping
 from harness.run.outcomes import NotApplicable
 
 CHECK = pytest.StashKey[tuple[str, str]]()  # (checkpoint name, check name) of a gate item
 COLLECTED_AT = pytest.StashKey[int]()  # an item's place in collection order (files, definitions)
 UNUSABLE = pytest.StashKey[GateInputError]()  # why the gate's input cannot be used, if it cannot
+EMPTY_SHARD = pytest.StashKey[bool]()  # --shard K/N holds no checkpoint: its gate tests deselected
 #: the checks this run selected, per checkpoint (a run that misses one of its battery cannot
 #: promote it, so it is not staged)
 SELECTED_CHECKS = pytest.StashKey[dict[str, set[str]]]()
@@ -35,6 +37,13 @@ class UnusableInput:
     error: GateInputError
 
 
+@dataclass(frozen=True)
+class EmptyShard:
+    """Stands in for the checkpoints of a shard that hashing left none: its gate tests are
+    deselected, and the run reports that it gated 0 of the checkpoints (the other shards gate
+    them; combining the shards checks that every one was gated)."""
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "checkpoint" not in metafunc.fixturenames:
         return
@@ -44,13 +53,12 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         names = [spec.name for spec in session.config.datasets if spec.gates]
     except GateInputError as exc:
         metafunc.config.stash[UNUSABLE] = exc
-        metafunc.parametrize(
-            "checkpoint", [UnusableInput(exc)], ids=["unusable-input"], scope="session"
-        )
-        if "gate_dataset" in metafunc.fixturenames:
-            metafunc.parametrize("gate_dataset", ["-"], ids=["-"])
-        if "merge_dtype" in metafunc.fixturenames:
-            metafunc.parametrize("merge_dtype", ["-"], ids=["-"])
+        _stand_in(metafunc, UnusableInput(exc), "unusable-input")
+        return
+    if not checkpoints:
+        metafunc.config.stash[EMPTY_SHARD] = True
+        note_empty_shard(metafunc.config)
+        _stand_in(metafunc, EmptyShard(), "empty-shard")
         return
     if "gate_dataset" in metafunc.fixturenames:
         metafunc.parametrize("gate_dataset", names, ids=names)
@@ -64,15 +72,28 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize("merge_dtype", low_precision_dtypes(session.device))
 
 
+def _stand_in(metafunc: pytest.Metafunc, checkpoint: UnusableInput | EmptyShard, id: str) -> None:
+    """One case for a gate test that has no checkpoint to gate."""
+    metafunc.parametrize("checkpoint", [checkpoint], ids=[id], scope="session")
+    if "gate_dataset" in metafunc.fixturenames:
+        metafunc.parametrize("gate_dataset", ["-"], ids=["-"])
+    if "merge_dtype" in metafunc.fixturenames:
+        metafunc.parametrize("merge_dtype", ["-"], ids=["-"])
+
+
 @pytest.hookimpl(trylast=True)  # after xdist's own, which marks test ids with their group
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Drop checks that do not apply to a checkpoint's kind, and list them as not applicable."""
+    """Drop checks that do not apply to a checkpoint's kind, and list them as not applicable;
+    drop an empty shard's gate tests."""
     note_grouping(config, items)
     kept, dropped = [], []
     selected: dict[str, set[str]] = config.stash.setdefault(SELECTED_CHECKS, {})
     for item in items:
         callspec = getattr(item, "callspec", None)
         checkpoint = callspec.params.get("checkpoint") if callspec else None
+        if isinstance(checkpoint, EmptyShard):
+            dropped.append(item)
+            continue
         if callspec is None or not isinstance(checkpoint, Checkpoint):
             kept.append(item)
             continue

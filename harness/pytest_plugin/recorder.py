@@ -9,9 +9,9 @@ from typing import cast
 import pytest
 
 from harness.errors import GateInputError
-from harness.pytest_plugin.collection import UNUSABLE
+from harness.pytest_plugin.collection import EMPTY_SHARD, UNUSABLE
 from harness.pytest_plugin.session import gate, started_gate
-from harness.pytest_plugin.xdist import partials_dir, worker_id
+from harness.pytest_plugin.xdist import XdistController, partials_dir, worker_id
 from harness.report.document import build_results, score_arrays
 from harness.report.folder import write_data, write_report
 from harness.report.terminal import render_summary
@@ -57,13 +57,21 @@ class GateRecorder:
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         """Write the report folder; fail closed if a gate test was skipped or errored, a gating
         data set could not be read, a check of a checkpoint's battery did not run, or nothing
-        was gated at all."""
+        was gated at all. A shard that hashing left empty gates nothing and passes: its report
+        (no checkpoint, the shard and every checkpoint discovered) lets combining the shards
+        see that it ran."""
         gate_session = started_gate(self.config)
-        if gate_session is None or not gate_session.outcomes:
+        worker = worker_id(self.config)  # a worker gates a share; the controller, all
+        controller = self.config.pluginmanager.get_plugin("release-gate-xdist")
+        empty_shard = worker is None and _is_empty_shard(self.config, controller)
+        if empty_shard:
+            gate_session = gate(self.config)
+            if session.exitstatus == pytest.ExitCode.NO_TESTS_COLLECTED:
+                session.exitstatus = pytest.ExitCode.OK  # its gate tests were deselected
+        elif gate_session is None or not gate_session.outcomes:
             if self.gate_tests_run and session.exitstatus == pytest.ExitCode.OK:
                 session.exitstatus = pytest.ExitCode.TESTS_FAILED  # gated nothing: never a pass
             return
-        worker = worker_id(self.config)  # a worker gates a share; the controller, all
         finished = datetime.now(UTC)
         if worker is not None:  # a worker's share, combined by the controller
             context = gate_session.context()
@@ -81,8 +89,7 @@ class GateRecorder:
             )
             _fail_if_incomplete(session, results)
             return
-        controller = self.config.pluginmanager.get_plugin("release-gate-xdist")
-        if controller is not None:
+        if controller is not None and not empty_shard:
             try:
                 results, arrays = combine_runs(controller.worker_reports(), split_checkpoints=True)
             except GateInputError as exc:
@@ -107,15 +114,13 @@ class GateRecorder:
 
     def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
         gate_session = started_gate(self.config)
-        if gate_session is None or not gate_session.outcomes:
-            if self.gate_tests_run:
-                terminalreporter.write_sep("=", "release gate")
-                terminalreporter.write_line(_nothing_gated(self.config))
-            return
-        if self.results is None:
+        if self.results is None or gate_session is None:
             if self.merge_error:
                 terminalreporter.write_sep("=", "release gate")
                 terminalreporter.write_line(f"FAILED CLOSED: {self.merge_error}")
+            elif self.gate_tests_run and (gate_session is None or not gate_session.outcomes):
+                terminalreporter.write_sep("=", "release gate")
+                terminalreporter.write_line(_nothing_gated(self.config))
             return
         terminalreporter.write_sep("=", "release gate")
         terminalreporter.write_line(render_summary(self.results, str(self.report_path)))
@@ -126,6 +131,13 @@ class GateRecorder:
         warning = controller.grouping_warning() if controller is not None else None
         if warning:
             terminalreporter.write_line(warning, yellow=True)
+
+
+def _is_empty_shard(config: pytest.Config, controller: XdistController | None) -> bool:
+    """--shard K/N left shard K no checkpoint (seen at collection, by the workers under xdist)."""
+    if controller is not None:
+        return controller.empty_shard
+    return config.stash.get(EMPTY_SHARD, False)
 
 
 def _fail_if_incomplete(session: pytest.Session, results: dict) -> None:

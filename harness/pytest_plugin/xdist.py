@@ -18,6 +18,7 @@ from harness.report.folder import RESULTS
 PARTIALS = "gate_partials_dir"
 LOADGROUP = "gate_loadgroup"
 UNGROUPED = "gate_ungrouped"
+EMPTY_SHARD = "gate_empty_shard"
 UNGROUPED_WARNING = (
     "WARNING: pytest-xdist did not keep each checkpoint's tests on one worker (it cannot mark "
     "test ids under pytest {pytest}), so workers loaded some checkpoints more than once; the "
@@ -60,6 +61,13 @@ def note_grouping(config: pytest.Config, items: list[pytest.Item]) -> None:
         config.workeroutput[UNGROUPED] = True  # type: ignore[attr-defined]
 
 
+def note_empty_shard(config: pytest.Config) -> None:
+    """On a worker: tell the controller that the run's shard holds no checkpoint (the controller
+    then writes the run's report, since no worker gates anything)."""
+    if worker_id(config) is not None:
+        config.workeroutput[EMPTY_SHARD] = True  # type: ignore[attr-defined]
+
+
 def partials_dir(config: pytest.Config) -> Path:
     """Where this worker writes its partial report (set by the controller)."""
     return Path(config.workerinput[PARTIALS])  # type: ignore[attr-defined]
@@ -72,6 +80,7 @@ class XdistController:
         self.config = config
         self.partials = Path(tempfile.mkdtemp(prefix="gate-workers-"))
         self.ungrouped = False  # a worker saw tests that xdist did not group by checkpoint
+        self.empty_shard = False  # a worker found the run's shard empty
 
     def pytest_configure_node(self, node) -> None:
         node.workerinput[PARTIALS] = str(self.partials)
@@ -79,7 +88,9 @@ class XdistController:
         node.workerinput[LOADGROUP] = self.config.option.dist == "loadgroup"
 
     def pytest_testnodedown(self, node, error) -> None:
-        self.ungrouped |= bool(getattr(node, "workeroutput", {}).get(UNGROUPED))
+        output = getattr(node, "workeroutput", {})
+        self.ungrouped |= bool(output.get(UNGROUPED))
+        self.empty_shard |= bool(output.get(EMPTY_SHARD))
 
     def grouping_warning(self) -> str | None:
         return UNGROUPED_WARNING.format(pytest=pytest.__version__) if self.ungrouped else None

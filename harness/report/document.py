@@ -8,7 +8,10 @@ the same document otherwise.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import cache
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -23,8 +26,9 @@ from harness.run.verdicts import verdict_of
 from harness.throughput.measure import sentences_per_second_by_model
 
 #: 2: datasets[].calibration_overlap, evaluations[].max_score_difference, the pipeline of
-#: every baseline and checkpoint, checkpoints[].required_checks and missing_checks, and the
-#: verdict INCOMPLETE (in place of NOT GATED)
+#: every baseline and checkpoint, checkpoints[].required_checks and missing_checks, the
+#: verdict INCOMPLETE (in place of NOT GATED), and the run's `shard` and `discovered`
+#: checkpoints
 SCHEMA_VERSION = 2
 
 
@@ -58,6 +62,7 @@ def _checkpoints(
     outcomes: Outcomes,
     required: dict[str, list[str]],
     missing: dict[str, list[str]],
+    fingerprint: Callable[[Path], str],
 ) -> list[dict[str, Any]]:
     rows = []
     for checkpoint in sorted(context.checkpoints, key=lambda c: c.name):
@@ -73,7 +78,7 @@ def _checkpoints(
                 "saved_by": checkpoint.saved_by,
                 "base_model": checkpoint.base_id,
                 "adapter_name": checkpoint.adapter_name if checkpoint.is_adapter else None,
-                "fingerprint": directory_fingerprint(checkpoint.path),
+                "fingerprint": fingerprint(checkpoint.path),
                 "verdict": verdict,
                 "first_failure": first_failure,
                 "checks": checks,
@@ -111,6 +116,7 @@ def build_results(
     incomplete = incomplete_reasons(
         outcomes, {} if gated_only else missing, context.unreadable(gating=True)
     )
+    fingerprint = cache(directory_fingerprint)  # each folder hashed once, however often named
     return {
         "schema_version": SCHEMA_VERSION,
         "run": {
@@ -123,6 +129,12 @@ def build_results(
         "complete": not incomplete,  # false: the verdicts do not cover everything; the run failed
         "incomplete_reasons": incomplete,
         "environment": context.environment,
+        # --shard K/N (null: not sharded) and every checkpoint found before K's share was chosen:
+        # what the shards of one run must cover together (harness.runs.combine)
+        "shard": {"index": context.shard[0], "count": context.shard[1]} if context.shard else None,
+        "discovered": [
+            {"name": c.name, "fingerprint": fingerprint(c.path)} for c in context.all_discovered()
+        ],
         "config": {
             "path": str(config.source),
             "fingerprint": file_fingerprint(config.source),
@@ -146,7 +158,7 @@ def build_results(
             for b in context.baselines
         ],
         "datasets": _datasets(context, findings),
-        "checkpoints": _checkpoints(context, findings, outcomes, required, missing),
+        "checkpoints": _checkpoints(context, findings, outcomes, required, missing, fingerprint),
         "evaluations": [
             {**e.to_dict(), "throughput": speeds.get(e.model)}  # sent/s, float32 (leaderboard)
             for _, e in sorted(findings.evaluations.items())

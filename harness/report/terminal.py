@@ -17,7 +17,14 @@ def render_summary(results: dict[str, Any], report_path: str | None = None) -> s
     versions = ", ".join(f"{k.replace('_', '-')} {v}" for k, v in env["versions"].items())
     lines = [f"device: {env['device_note']}   dtype: {env['dtype']}"]
     lines += wrap(f"versions: {versions}", "  ")
-    lines += ["", render_text(results), ""]
+    shard = results.get("shard")
+    if shard:  # the other shards gate the rest: `python -m harness combine` checks they all ran
+        lines.append(
+            f"{len(results['checkpoints'])} of {len(results['discovered'])} checkpoints on "
+            f"shard {shard['index']}/{shard['count']}"
+        )
+    board = render_text(results)  # empty for a run that evaluated nothing (an empty shard)
+    lines += ["", board, ""] if board.strip() else [""]
     comparison = results.get("config", {}).get("comparison")
     margin = comparison and margin_note(comparison["metrics"], comparison["min_delta"])
     if margin:

@@ -26,16 +26,26 @@ class BaselineRecord:
 @dataclass(frozen=True)
 class RunContext:
     """The run's inputs (config, checkpoints, data sets, baselines), its environment and the
-    work it did (texts encoded per model and mode, out-of-memory fallbacks)."""
+    work it did (texts encoded per model and mode, out-of-memory fallbacks).
+
+    `checkpoints` are the ones this run gates; `discovered` every one found before
+    `--shard K/N` (`shard`) chose them (None: the same as `checkpoints`, an unsharded run)."""
 
     config: GateConfig
     checkpoints: list[Checkpoint]
     datasets: dict[str, LoadedDataset | GateInputError]
     started: datetime
+    shard: tuple[int, int] | None = None
+    discovered: list[Checkpoint] | None = None
     baselines: list[BaselineRecord] = field(default_factory=list)
     environment: dict[str, Any] = field(default_factory=dict)
     texts_encoded: dict[str, int] = field(default_factory=dict)
     encode_events: list[dict[str, Any]] = field(default_factory=list)
+
+    def all_discovered(self) -> list[Checkpoint]:
+        """Every checkpoint found, this run's share or not, sorted by name."""
+        found = self.checkpoints if self.discovered is None else self.discovered
+        return sorted(found, key=lambda c: c.name)
 
     def unreadable(self, *, gating: bool) -> dict[str, str]:
         return unreadable_datasets(self.config, self.datasets, gating=gating)

@@ -18,7 +18,7 @@ from harness.checkpoint.discover import (
 )
 from harness.config import GateConfig
 from harness.embedding.device import cuda_device_count, pinned_device, resolve_device
-from harness.errors import CheckpointError, ConfigError, GateInputError
+from harness.errors import ConfigError, GateInputError
 from harness.quality.evaluate import (
     Evaluation,
     LoadedDataset,
@@ -73,23 +73,20 @@ class GateSession:
         return self.device
 
     @cached_property
-    def checkpoints(self) -> list[Checkpoint]:
+    def discovered(self) -> list[Checkpoint]:
         """--checkpoint paths if given, else every checkpoint under the configured directory,
-        sorted by name; with --shard K/N only shard K's share (none is an error)."""
+        sorted by name: what every shard of the run is over (found none: an error)."""
         if self.checkpoint_paths:
-            found = sorted(checkpoints_from_paths(self.checkpoint_paths), key=lambda c: c.name)
-        else:
-            found = discover_checkpoints(self.config.checkpoints_dir)
+            return sorted(checkpoints_from_paths(self.checkpoint_paths), key=lambda c: c.name)
+        return discover_checkpoints(self.config.checkpoints_dir)
+
+    @cached_property
+    def checkpoints(self) -> list[Checkpoint]:
+        """The checkpoints this run gates: every one discovered, or with --shard K/N shard K's
+        share (which hashing may leave empty: the other shards gate them)."""
         if self.shard is None:
-            return found
-        share = select_shard(found, *self.shard)
-        if not share:
-            raise CheckpointError(
-                self.config.checkpoints_dir,
-                f"shard {self.shard[0]}/{self.shard[1]} holds none of the {len(found)} checkpoints",
-                "use fewer shards than checkpoints, or skip this shard's job",
-            )
-        return share
+            return self.discovered
+        return select_shard(self.discovered, *self.shard)
 
     @cached_property
     def probe_sentences(self) -> list[str]:
@@ -208,6 +205,8 @@ class GateSession:
             checkpoints=self.checkpoints,
             datasets=self.datasets,
             started=self.started,
+            shard=self.shard,
+            discovered=self.discovered,
             baselines=[
                 BaselineRecord(b.spec.name, b.spec.model, str(b.path), b.fingerprint)
                 for b in models.loaded_baselines()

@@ -36,13 +36,14 @@ def build_parser() -> argparse.ArgumentParser:
         "Combine the report folders of N shards (`pytest -m gpu --shard K/N`) into one "
         "results.json, leaderboard, verdicts and report.html, as one run over all checkpoints "
         "would have written them. Refuses shards that disagree on configuration, data "
-        "fingerprints or baselines."
+        "fingerprints, baselines or the checkpoints discovered, and a shard missing or given "
+        "twice (every K of N must be there, an empty shard's report too)."
     )
     for name, help_text, handler in (
         (
             "combine",
             "combine the report folders of several shards into one report "
-            "(exit 0 all promoted, 1 otherwise, 2 unreadable or disagreeing input)",
+            "(exit 0 all promoted, 1 otherwise, 2 unreadable, disagreeing or missing shards)",
             _combine,
         ),
         ("merge", "deprecated name of `combine`", _merge),

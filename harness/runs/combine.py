@@ -1,8 +1,11 @@
 """Combine the report folders of several gate runs (xdist workers, CI shards) into one report.
 
 The runs must agree on what they measured against: the same gate.toml, the same data
-(fingerprints) and the same baselines (weights fingerprints and identical evaluations).
-Each checkpoint may come from one run only.
+(fingerprints), the same baselines (weights fingerprints and identical evaluations) and the same
+checkpoints discovered (names and folder fingerprints). Each checkpoint may come from one run
+only. Shards (`--shard K/N`) must be complete: each K of N exactly once (a shard that hashing
+left empty writes its report too), so that the combined report covers every checkpoint
+discovered; a shard that is missing is refused, naming the checkpoints it should have gated.
 """
 
 from __future__ import annotations
@@ -15,24 +18,24 @@ from typing import Any
 
 import numpy as np
 
+from harness.checkpoint.discover import shard_index
 from harness.errors import GateInputError
 from harness.report.folder import read_report
 from harness.run.battery import missing_checks
 from harness.run.outcomes import missing_check_reasons
 from harness.run.verdicts import sorted_checks, verdict_of
 
+Run = tuple[Path, dict[str, Any], dict[str, np.ndarray]]
+ONE_RUN = "combine only shards of one nightly run: same gate.toml, data and baselines"
 
-def _agree(what: str, values: dict[Path, Any]) -> None:
+
+def _agree(what: str, values: dict[Path, Any], fix: str = ONE_RUN) -> None:
     distinct = {json.dumps(v, sort_keys=True) for v in values.values()}
     if len(distinct) > 1:
         listing = "\n".join(
             f"    {path}: {json.dumps(v, sort_keys=True)[:160]}" for path, v in values.items()
         )
-        raise GateInputError(
-            next(iter(values)),
-            f"the runs disagree on {what}:\n{listing}",
-            "combine only shards of one nightly run: same gate.toml, data and baselines",
-        )
+        raise GateInputError(next(iter(values)), f"the runs disagree on {what}:\n{listing}", fix)
 
 
 def _datasets_key(results: dict[str, Any]) -> list[Any]:
@@ -62,14 +65,21 @@ def combine_runs(
             lambda r: {k: v for k, v in r["config"].items() if k != "path"},
         ),
         ("the data sets (fingerprints)", _datasets_key),
-        (
-            "the baselines (weights fingerprints)",
-            lambda r: [(b["name"], b["weights_fingerprint"]) for b in r["baselines"]],
-        ),
     ):
         _agree(what, {path: key(results) for path, results, _ in runs})
+    _agree(  # a run that gated no checkpoint (an empty shard) loaded no baseline
+        "the baselines (weights fingerprints)",
+        {
+            path: [(b["name"], b["weights_fingerprint"]) for b in results["baselines"]]
+            for path, results, _ in runs
+            if results["checkpoints"]
+        },
+    )
+    discovered = _discovered(runs)
+    shard = _shard(runs, discovered, split_checkpoints=split_checkpoints)
 
-    merged = dict(runs[0][1])
+    # the baselines, data sets and environment as a run that gated something recorded them
+    merged = dict(next((r for _, r, _ in runs if r["checkpoints"]), runs[0][1]))
     checkpoints: dict[str, dict[str, Any]] = {}
     evaluations: dict[tuple[str, str], dict[str, Any]] = {}
     arrays: dict[str, np.ndarray] = {}
@@ -96,8 +106,11 @@ def combine_runs(
             evaluations.setdefault(pair, evaluation)
         for name, value in run_arrays.items():
             arrays.setdefault(name, value)
+    _refuse_uncovered(runs, discovered, shard, checkpoints)
     if split_checkpoints:  # the workers judged no checkpoint's missing checks
         checkpoints = {name: _judged(row) for name, row in checkpoints.items()}
+    merged["shard"] = shard
+    merged["discovered"] = discovered
     merged["checkpoints"] = [checkpoints[name] for name in sorted(checkpoints)]
     merged["evaluations"] = [evaluations[key] for key in sorted(evaluations)]
     merged["not_applicable"] = sorted(
@@ -127,6 +140,122 @@ def combine_runs(
     merged["incomplete_reasons"] = list(dict.fromkeys(reasons))
     merged["complete"] = not merged["incomplete_reasons"]
     return merged, dict(sorted(arrays.items()))
+
+
+def _discovered(runs: list[Run]) -> list[dict[str, str]]:
+    """The checkpoints every run discovered (names and folder fingerprints); runs that found
+    others, or other files under one name, are refused."""
+    for path, results, _ in runs:
+        if not isinstance(results.get("discovered"), list):
+            raise GateInputError(
+                path,
+                "its results.json lists no 'discovered' checkpoints, so what the runs should "
+                "have covered together is unknown (written by an older gate)",
+                "rerun it with this gate",
+            )
+    first, theirs = runs[0][0], _fingerprints(runs[0][1])
+    for path, results, _ in runs[1:]:
+        ours = _fingerprints(results)
+        differences = [
+            *(f"{name}: only here" for name in sorted(ours.keys() - theirs.keys())),
+            *(f"{name}: only in {first}" for name in sorted(theirs.keys() - ours.keys())),
+            *(
+                f"{name}: other files (fingerprint {ours[name][:12]}, there {theirs[name][:12]})"
+                for name in sorted(ours.keys() & theirs.keys())
+                if ours[name] != theirs[name]
+            ),
+        ]
+        if differences:
+            raise GateInputError(
+                path,
+                f"discovered other checkpoints than {first}:\n"
+                + "\n".join(f"    {line}" for line in differences),
+                "combine the shards of one run over one checkpoints folder; rerun every shard "
+                "if a checkpoint was added, removed or saved again while they ran",
+            )
+    return list(runs[0][1]["discovered"])
+
+
+def _fingerprints(results: dict[str, Any]) -> dict[str, str]:
+    return {d["name"]: d["fingerprint"] for d in results["discovered"]}
+
+
+def _shard(
+    runs: list[Run], discovered: list[dict[str, str]], *, split_checkpoints: bool
+) -> dict[str, int] | None:
+    """The combined run's shard. xdist workers share their run's (null, or its --shard K/N);
+    shards combine into one run over every checkpoint (null), only if every K of N is there
+    exactly once."""
+    shards: dict[Path, dict[str, int] | None] = {path: r.get("shard") for path, r, _ in runs}
+    if split_checkpoints:
+        _agree("the shard (--shard K/N)", shards, "combine the workers of one run")
+        return next(iter(shards.values()))
+    sharded = {path: shard for path, shard in shards.items() if shard is not None}
+    if not sharded:
+        return None
+    unsharded = [path for path in shards if path not in sharded]
+    if unsharded:
+        raise GateInputError(
+            unsharded[0],
+            "is a run over every checkpoint (no --shard), given with the shard runs "
+            + ", ".join(f"{path} ({s['index']}/{s['count']})" for path, s in sharded.items()),
+            "combine the N shard runs of one nightly run (--shard K/N each), without it",
+        )
+    _agree("the number of shards (N of --shard K/N)", {p: s["count"] for p, s in sharded.items()})
+    count = next(iter(sharded.values()))["count"]
+    by_index: dict[int, Path] = {}
+    for path, shard in sharded.items():
+        if shard["index"] in by_index:
+            raise GateInputError(
+                path,
+                f"is shard {shard['index']}/{count}, and so is {by_index[shard['index']]}",
+                "pass each shard's report folder once: drop the copy, or rerun the shard whose "
+                "--shard K/N was wrong",
+            )
+        by_index[shard["index"]] = path
+    missing = [k for k in range(1, count + 1) if k not in by_index]
+    if missing:
+        given = ", ".join(f"{k}/{count} ({path})" for k, path in sorted(by_index.items()))
+        lines = [
+            f"    shard {k}/{count}: {', '.join(_on_shard(discovered, k, count)) or 'none (empty)'}"
+            for k in missing
+        ]
+        raise GateInputError(
+            "combine",
+            f"{len(missing)} of {count} shards have no report among the folders given "
+            f"(shards {given}); missing, and what they should have gated:\n" + "\n".join(lines),
+            "pass every shard's report folder; a shard without one did not finish (its job "
+            "died, or its report was not uploaded): rerun it with `pytest -m gpu --shard K/N`",
+        )
+    return None
+
+
+def _on_shard(discovered: list[dict[str, str]], index: int, count: int) -> list[str]:
+    """The names of the discovered checkpoints that shard `index` of `count` gates."""
+    return [d["name"] for d in discovered if shard_index(d["name"], count) == index]
+
+
+def _refuse_uncovered(
+    runs: list[Run],
+    discovered: list[dict[str, str]],
+    shard: dict[str, int] | None,
+    checkpoints: dict[str, Any],
+) -> None:
+    """Every checkpoint discovered (on the combined run's shard, if it has one) was gated."""
+    expected = (
+        [d["name"] for d in discovered]
+        if shard is None
+        else _on_shard(discovered, shard["index"], shard["count"])
+    )
+    absent = [name for name in expected if name not in checkpoints]
+    if absent:
+        on = f" on shard {shard['index']}/{shard['count']}" if shard else ""
+        raise GateInputError(
+            "combine",
+            f"no run among {', '.join(str(path) for path, _, _ in runs)} gated "
+            f"{', '.join(absent)}, which every run discovered{on}",
+            "pass the report folder of the run that gated it, or rerun its shard",
+        )
 
 
 def _join(first: dict[str, Any], second: dict[str, Any]) -> dict[str, Any]:

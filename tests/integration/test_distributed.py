@@ -1,6 +1,6 @@
-"""One report, however the run is split: serial, `-n 2` workers, or `--shard K/N` + combine.
-(What combining refuses, sums and recomputes is unit-tested on built documents:
-tests/unit/test_combine.py.)
+"""One report, however the run is split: serial, `-n 2` workers, or `--shard K/N` + combine;
+a shard that hashing leaves empty passes and writes its report. (What combining refuses, sums
+and recomputes is unit-tested on built documents: tests/unit/test_combine.py.)
 
 And promotion: a checkpoint that passed its whole battery is copied, merged, with its
 fingerprint; one that failed anything, or whose battery the run did not select, never is.
@@ -73,15 +73,34 @@ def test_serial_workers_and_combined_shards_give_the_same_report(project):
     shards = []
     for k in (1, 2):
         out = project.path / f"shard-{k}"
-        expected = [n for n in NAMES if shard_index(n, 2) == k]
-        if not expected:
-            continue
         shard = run_gate(project, f"--shard={k}/2", report_dir=out)
-        assert [c["name"] for c in shard["checkpoints"]] == expected
+        assert [c["name"] for c in shard["checkpoints"]] == [
+            n for n in NAMES if shard_index(n, 2) == k
+        ]
+        assert shard["discovered"] == serial["discovered"]
         shards.append(out / "latest")
     assert main(["combine", "--out", str(project.path / "combined"), *map(str, shards)]) == 0
     _, combined, _ = read_report(project.path / "combined" / "latest")
     assert stable(combined) == stable(serial)
+
+
+def test_an_empty_shard_gates_nothing_passes_and_writes_its_report(gate_project):
+    """Hashing may leave a shard no checkpoint: a normal result, whose report tells combining
+    the shards that it ran, and over which checkpoints."""
+    folders = [gate_project.stub_checkpoint(name) for name in NAMES]  # never loaded
+    assert [n for n in NAMES if shard_index(n, 4) == 1] == []
+
+    run = gate_project.run(args=["--shard=1/4"])
+
+    assert run.ret == 0, run.text[-3000:]
+    assert "0 of 3 checkpoints on shard 1/4" in run.summary()
+    assert "NOTHING GATED" not in run.text and not re.search(r"\d+ (skipped|failed)", run.text)
+    results = gate_project.results()
+    assert results["shard"] == {"index": 1, "count": 4}
+    assert (results["checkpoints"], results["complete"]) == ([], True)
+    assert results["discovered"] == [
+        {"name": folder.name, "fingerprint": directory_fingerprint(folder)} for folder in folders
+    ]
 
 
 def test_only_a_checkpoint_that_passed_everything_is_promoted(project, tmp_path):

@@ -2,7 +2,9 @@
 deprecated name), on report folders written from tests/results_factory.py documents.
 
 A shard here is what `pytest -m gpu --shard K/N` writes for its checkpoints: their checkpoint
-entries, evaluations and arrays, plus the baselines' (every shard evaluates them)."""
+entries, evaluations and arrays, plus the baselines' (every shard that gates a checkpoint
+evaluates them), its shard and every checkpoint discovered. Of three shards, hashing leaves
+shard 1 empty: it gates nothing and loads no baseline."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ import numpy as np
 import pytest
 from results_factory import BOTH, LABELS, build
 
+from harness.checkpoint.discover import shard_index
 from harness.errors import GateInputError
 from harness.report.folder import read_report
 from harness.runs.cli import main
@@ -22,7 +25,10 @@ from harness.runs.combine import combine_runs, stable
 
 Run = tuple[dict[str, Any], dict[str, np.ndarray]]
 BASELINE = "base"
-FIRST, SECOND = ("cand-a",), ("cand-b", "cand-c")
+NAMES = ("cand-a", "cand-b", "cand-c")
+SHARDS = 3
+#: what --shard K/3 gates: shard_index hashes cand-b to 2, cand-a and cand-c to 3
+ON_SHARD = {k: tuple(n for n in NAMES if shard_index(n, SHARDS) == k) for k in (1, 2, 3)}
 DEPRECATION = "`python -m harness merge` is deprecated: use `python -m harness combine`"
 
 
@@ -43,20 +49,41 @@ def whole() -> Run:
     return results, arrays
 
 
-def shard_of(run: Run, names: tuple[str, ...], run_block: dict[str, Any]) -> Run:
-    """The part of `run` a shard gating `names` writes, with its own `run` block."""
+def shard_of(
+    run: Run, names: tuple[str, ...], run_block: dict[str, Any], shard: tuple[int, int] | None
+) -> Run:
+    """The part of `run` a run gating `names` of the checkpoints it discovered writes, with its
+    own `run` block and `shard` (K, N), or None (an xdist worker of an unsharded run). A run
+    gating none evaluates nothing, not even the baselines."""
     results, arrays = copy.deepcopy(run)
-    models = {*names, BASELINE}
+    models = {*names, BASELINE} if names else set()
     results["checkpoints"] = [c for c in results["checkpoints"] if c["name"] in names]
     results["evaluations"] = [e for e in results["evaluations"] if e["model"] in models]
     results["not_applicable"] = [n for n in results["not_applicable"] if n["checkpoint"] in names]
     results["run"] = run_block
     results["encode_events"] = [{"message": f"batch size halved for {n}"} for n in names]
+    results["shard"] = {"index": shard[0], "count": shard[1]} if shard else None
+    if not names:
+        results["baselines"] = []
+        for dataset in results["datasets"]:
+            dataset["truncated_texts"] = None  # counted when the baseline encodes the set
     arrays = {
         key: value
         for key, value in arrays.items()
         if key.split("|")[0] in ("gold", "labels") or key.split("|")[1] in models
     }
+    return results, arrays
+
+
+def shard_run(run: Run, k: int, run_block: dict[str, Any]) -> Run:
+    """What `--shard k/3` writes."""
+    return shard_of(run, ON_SHARD[k], run_block, (k, SHARDS))
+
+
+def run_over(run: Run, names: tuple[str, ...], run_block: dict[str, Any]) -> Run:
+    """What an unsharded run over only `names` (`--checkpoint`) writes."""
+    results, arrays = shard_of(run, names, run_block, None)
+    results["discovered"] = [d for d in results["discovered"] if d["name"] in names]
     return results, arrays
 
 
@@ -69,22 +96,27 @@ def save(folder: Path, run: Run) -> Path:
     return folder
 
 
-RUN_1 = {
-    "started": "2026-01-01T02:00:00+00:00", "finished": "2026-01-01T02:10:00+00:00",
-    "seconds": 600.0, "texts_encoded": {"baseline/base": 240, "cand-a": 240},
-}
-RUN_2 = {
-    "started": "2026-01-01T02:01:00+00:00", "finished": "2026-01-01T02:20:00+00:00",
-    "seconds": 1140.5, "texts_encoded": {"baseline/base": 240, "cand-b": 240, "cand-c": 0},
+RUNS = {
+    1: {
+        "started": "2026-01-01T02:00:00+00:00", "finished": "2026-01-01T02:00:30+00:00",
+        "seconds": 30.0, "texts_encoded": {},
+    },
+    2: {
+        "started": "2026-01-01T02:01:00+00:00", "finished": "2026-01-01T02:10:00+00:00",
+        "seconds": 540.0, "texts_encoded": {"baseline/base": 240, "cand-b": 240},
+    },
+    3: {
+        "started": "2026-01-01T02:00:10+00:00", "finished": "2026-01-01T02:20:00+00:00",
+        "seconds": 1190.5, "texts_encoded": {"baseline/base": 240, "cand-a": 240, "cand-c": 0},
+    },
 }
 
 
 @pytest.fixture
 def shards(tmp_path, whole) -> list[Path]:
-    return [
-        save(tmp_path / "shard-1", shard_of(whole, FIRST, RUN_1)),
-        save(tmp_path / "shard-2", shard_of(whole, SECOND, RUN_2)),
-    ]
+    """The report folders of --shard 1/3, 2/3 and 3/3 (1/3 empty)."""
+    assert ON_SHARD == {1: (), 2: ("cand-b",), 3: ("cand-a", "cand-c")}
+    return [save(tmp_path / f"shard-{k}", shard_run(whole, k, RUNS[k])) for k in (1, 2, 3)]
 
 
 def edited(folder: Path, edit) -> Path:
@@ -102,9 +134,9 @@ def test_shards_combine_into_the_whole_run(shards, whole):
     expected = copy.deepcopy(whole[0])
     expected["evaluations"].sort(key=lambda e: (e["model"], e["dataset"]))
     expected["encode_events"] = [
-        {"message": f"batch size halved for {n}"} for n in (*FIRST, *SECOND)
+        {"message": f"batch size halved for {n}"} for n in (*ON_SHARD[2], *ON_SHARD[3])
     ]
-    assert stable(results) == stable(expected)
+    assert stable(results) == stable(expected)  # shard null, every checkpoint discovered
     assert [c["verdict"] for c in results["checkpoints"]] == ["PROMOTE", "PROMOTE", "REJECT"]
     assert list(arrays) == sorted(whole[1])  # every shard's arrays, the baselines' once
     for key, value in whole[1].items():
@@ -115,9 +147,9 @@ def test_counts_and_times_are_summed_over_the_shards(shards):
     results, _ = combine_runs(shards)
 
     assert results["run"] == {
-        "started": RUN_1["started"],
-        "finished": RUN_2["finished"],
-        "seconds": 1740.5,
+        "started": RUNS[1]["started"],
+        "finished": RUNS[3]["finished"],
+        "seconds": 1760.5,
         "merged_from": [str(folder) for folder in shards],
         "texts_encoded": {"baseline/base": 480, "cand-a": 240, "cand-b": 240, "cand-c": 0},
     }
@@ -163,14 +195,14 @@ def _other_baseline_evaluation(r):
     ],
 )
 def test_disagreeing_shards_are_refused_naming_the_folder(shards, edit, what):
-    edited(shards[1], edit)
+    edited(shards[2], edit)
 
     with pytest.raises(GateInputError) as refused:
         combine_runs(shards)
 
     message = str(refused.value)
     assert f"the runs disagree on {what}" in message
-    assert str(shards[1]) in message
+    assert str(shards[2]) in message
     assert "fix: combine only shards of one nightly run" in message
 
 
@@ -182,19 +214,149 @@ def test_shards_may_read_gate_toml_from_different_paths(shards):
     assert len(results["checkpoints"]) == 3
 
 
-def test_a_checkpoint_gated_by_two_shards_is_refused(tmp_path, whole, shards):
-    again = save(tmp_path / "again", shard_of(whole, FIRST, RUN_2))
+def test_a_checkpoint_gated_by_two_shards_is_refused(whole, shards):
+    cand_a = next(c for c in whole[0]["checkpoints"] if c["name"] == "cand-a")
+    edited(shards[1], lambda r: r["checkpoints"].append(cand_a))  # cand-a is shard 3's
+
+    with pytest.raises(GateInputError) as refused:
+        combine_runs(shards)
+
+    assert str(shards[2]) in str(refused.value)
+    assert "checkpoint 'cand-a' was gated by more than one run" in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    ("missing", "should_have_gated"), [(3, "cand-a, cand-c"), (1, "none (empty)")]
+)
+def test_a_missing_shard_is_refused_naming_it_and_its_checkpoints(
+    tmp_path, shards, capsys, missing, should_have_gated
+):
+    given = [folder for k, folder in enumerate(shards, 1) if k != missing]
+
+    with pytest.raises(GateInputError) as refused:
+        combine_runs(given)
+
+    message = str(refused.value)
+    assert "1 of 3 shards have no report among the folders given" in message
+    assert f"shard {missing}/3: {should_have_gated}" in message
+    assert all(str(folder) in message for folder in given)
+    assert "fix: pass every shard's report folder" in message
+    assert main(["combine", "--out", str(tmp_path / "out"), *map(str, given)]) == 2  # CI fails
+    assert f"shard {missing}/3: {should_have_gated}" in capsys.readouterr().err
+
+
+def test_a_shard_given_twice_is_refused(tmp_path, whole, shards):
+    again = save(tmp_path / "again", shard_run(whole, 2, RUNS[2]))
 
     with pytest.raises(GateInputError) as refused:
         combine_runs([*shards, again])
 
-    assert str(again) in str(refused.value)
-    assert "checkpoint 'cand-a' was gated by more than one run" in str(refused.value)
+    assert f"{again}: is shard 2/3, and so is {shards[1]}" in str(refused.value)
+    assert "fix: pass each shard's report folder once" in str(refused.value)
+
+
+def _without_cand_c(r):
+    r["discovered"] = [d for d in r["discovered"] if d["name"] != "cand-c"]
+
+
+def _with_cand_d(r):
+    r["discovered"].append({"name": "cand-d", "fingerprint": "0d" * 32})
+
+
+def _cand_a_saved_again(r):
+    next(d for d in r["discovered"] if d["name"] == "cand-a")["fingerprint"] = "aa" * 32
+
+
+@pytest.mark.parametrize(
+    ("edit", "difference"),
+    [
+        (_without_cand_c, "cand-c: only in {first}"),
+        (_with_cand_d, "cand-d: only here"),
+        (_cand_a_saved_again, f"cand-a: other files (fingerprint {'aa' * 6}, there 00cdcdcdcdcd)"),
+    ],
+    ids=["one-fewer", "one-more", "other-files"],
+)
+def test_shards_that_discovered_other_checkpoints_are_refused(shards, edit, difference):
+    edited(shards[2], edit)
+
+    with pytest.raises(GateInputError) as refused:
+        combine_runs(shards)
+
+    message = str(refused.value)
+    assert message.startswith(f"{shards[2]}: discovered other checkpoints than {shards[0]}:")
+    assert difference.format(first=shards[0]) in message
+    assert "fix: combine the shards of one run over one checkpoints folder" in message
+
+
+def test_shards_of_different_counts_are_refused(shards):
+    edited(shards[2], lambda r: r["shard"].update(count=4))
+
+    with pytest.raises(GateInputError) as refused:
+        combine_runs(shards)
+
+    assert "the runs disagree on the number of shards (N of --shard K/N)" in str(refused.value)
+    assert f"{shards[2]}: 4" in str(refused.value)
+
+
+def test_an_unsharded_run_among_shards_is_refused(tmp_path, whole, shards):
+    unsharded = save(tmp_path / "unsharded", whole)
+
+    with pytest.raises(GateInputError) as refused:
+        combine_runs([*shards[1:], unsharded])
+
+    message = str(refused.value)
+    assert f"{unsharded}: is a run over every checkpoint (no --shard)" in message
+    assert f"{shards[1]} (2/3)" in message
+
+
+def test_a_complete_set_covers_every_checkpoint_discovered(shards, whole):
+    results, _ = combine_runs(shards)
+
+    assert results["shard"] is None  # one run over every checkpoint, as an unsharded run
+    assert results["discovered"] == whole[0]["discovered"]
+    assert [d["name"] for d in results["discovered"]] == list(NAMES)
+    assert [c["name"] for c in results["checkpoints"]] == list(NAMES)
+
+
+def test_a_checkpoint_no_shard_gated_is_refused(shards):
+    edited(shards[2], lambda r: r.update(checkpoints=r["checkpoints"][:1]))  # cand-c lost
+
+    with pytest.raises(GateInputError) as refused:
+        combine_runs(shards)
+
+    assert "gated cand-c, which every run discovered" in str(refused.value)
+
+
+def test_an_empty_shard_combines_like_any_other(shards, whole):
+    _, empty, _ = read_report(shards[0])
+    assert (empty["shard"], empty["checkpoints"], empty["baselines"]) == (
+        {"index": 1, "count": 3}, [], []
+    )
+
+    results, _ = combine_runs(shards)  # the empty shard first: nothing taken from it
+
+    assert results["baselines"] == whole[0]["baselines"]
+    assert results["datasets"] == whole[0]["datasets"]
+    assert str(shards[0]) in results["run"]["merged_from"]
+    assert combine_runs(shards[::-1])[0]["checkpoints"] == results["checkpoints"]
+
+
+def test_workers_of_a_shard_combine_into_that_shard(tmp_path, whole):
+    """xdist workers of `--shard 3/3` each list the shard's checkpoints with their own checks."""
+    first = save(tmp_path / "gw0", shard_run(whole, 3, RUNS[3]))
+    second = save(tmp_path / "gw1", shard_run(whole, 3, RUNS[3]))
+    edited(second, lambda r: [c.update(checks=[]) for c in r["checkpoints"]])
+
+    results, _ = combine_runs([first, second], split_checkpoints=True)
+
+    assert results["shard"] == {"index": 3, "count": 3}
+    assert [c["name"] for c in results["checkpoints"]] == list(ON_SHARD[3])
+    assert [c["verdict"] for c in results["checkpoints"]] == ["PROMOTE", "REJECT"]
 
 
 def test_workers_sharing_a_checkpoint_are_joined_and_its_verdict_recomputed(tmp_path, whole):
     def worker(name: str, check: str, outcome: str, profile: dict | None) -> Path:
-        results, arrays = shard_of(whole, FIRST, RUN_1)
+        results, arrays = run_over(whole, ("cand-a",), RUNS[3])
         entry = {"check": check, "outcome": outcome, "message": f"{check} {outcome}"}
         failed = outcome != "passed"
         results["checkpoints"][0].update(
@@ -224,7 +386,7 @@ def test_workers_completing_a_battery_together_promote_and_one_share_alone_is_in
     tmp_path, whole
 ):
     def worker(name: str, check: str) -> Path:
-        results, arrays = shard_of(whole, FIRST, RUN_1)
+        results, arrays = run_over(whole, ("cand-a",), RUNS[3])
         row = results["checkpoints"][0]
         entry = {"check": check, "outcome": "passed", "message": ""}
         # as a worker writes it: its own share, nothing judged missing
@@ -266,12 +428,12 @@ def test_unreadable_input_is_refused_naming_the_file(tmp_path, whole, shards):
 
 
 def test_a_results_json_path_stands_for_its_folder(shards):
-    results, _ = combine_runs([shards[0] / "results.json", shards[1]])
+    results, _ = combine_runs([shards[0] / "results.json", *shards[1:]])
 
     assert results["run"]["merged_from"] == [str(folder) for folder in shards]
 
 
-def test_the_command_writes_one_report_and_exits_by_the_verdicts(tmp_path, shards, capsys):
+def test_the_command_writes_one_report_and_exits_by_the_verdicts(tmp_path, whole, shards, capsys):
     status = main(["combine", "--out", str(tmp_path / "out"), *map(str, shards)])
 
     out = capsys.readouterr()
@@ -282,8 +444,8 @@ def test_the_command_writes_one_report_and_exits_by_the_verdicts(tmp_path, shard
     assert written == combine_runs(shards)[0]
     assert (folder / "report.html").is_file() and (folder / "leaderboard.md").is_file()
 
-    promoted = main(["combine", "--out", str(tmp_path / "first"), str(shards[0])])
-    assert promoted == 0
+    only_a = save(tmp_path / "only-a", run_over(whole, ("cand-a",), RUNS[3]))
+    assert main(["combine", "--out", str(tmp_path / "promoted"), str(only_a)]) == 0
 
 
 def test_the_command_exits_2_on_disagreeing_shards(tmp_path, shards, capsys):

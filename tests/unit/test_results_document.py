@@ -8,17 +8,21 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pytest
 from paths import REPO
 
-from harness.checkpoint.discover import read_checkpoint
+from harness.checkpoint.discover import ST_MODULES, read_checkpoint, select_shard
+from harness.checkpoint.fingerprints import directory_fingerprint
 from harness.config import load_config
 from harness.errors import DataError
 from harness.quality.evaluate import compare_with_baseline, evaluate, load_dataset, own_intervals
 from harness.report.document import SCHEMA_VERSION, build_results, score_arrays
+from harness.report.folder import write_report
+from harness.report.terminal import render_summary
 from harness.run.battery import required_checks
 from harness.run.context import BaselineRecord, RunContext
 from harness.run.findings import Findings
@@ -245,6 +249,42 @@ def test_an_unreadable_gating_set_makes_the_run_incomplete(run, tmp_path):
         f"gating data set 'it_incidents' could not be read: {str(error).splitlines()[0]}"
     ]
     assert doc["datasets"][0]["status"] == "unreadable"
+
+
+def test_a_shard_records_itself_and_every_checkpoint_discovered(run, tmp_path):
+    context, findings, name = run
+    others = []
+    for other in ("charlie", "alpha"):
+        (tmp_path / other).mkdir()
+        (tmp_path / other / ST_MODULES).write_text("[]", encoding="utf-8")
+        others.append(read_checkpoint(tmp_path / other))
+    discovered = [*context.checkpoints, *others]
+    assert select_shard(discovered, 2, 2) == []  # hashing leaves shard 2 of 2 empty
+    environment = {"device": "cpu", "device_note": "cpu", "dtype": "float32", "versions": {}}
+    empty = RunContext(
+        context.config, [], context.datasets, STARTED, shard=(2, 2), discovered=discovered,
+        environment=environment,
+    )
+
+    doc = build_results(empty, Findings(), Outcomes(), finished=FINISHED)
+
+    assert doc["shard"] == {"index": 2, "count": 2}
+    assert doc["discovered"] == [
+        {"name": c.name, "fingerprint": directory_fingerprint(c.path)}
+        for c in sorted(discovered, key=lambda c: c.name)
+    ]
+    assert (doc["checkpoints"], doc["complete"]) == ([], True)
+    assert "0 of 3 checkpoints on shard 2/2" in render_summary(doc)
+    folder = write_report(doc, score_arrays(empty, Findings()), tmp_path / "out", when=FINISHED)
+    assert (folder / "report.html").is_file()  # an empty shard's report renders
+
+    unsharded = replace(context, environment=environment, encode_events=[])
+    whole = build_results(unsharded, findings, Outcomes(), finished=FINISHED)
+    assert whole["shard"] is None
+    assert whole["discovered"] == [
+        {"name": name, "fingerprint": whole["checkpoints"][0]["fingerprint"]}
+    ]
+    assert "checkpoints on shard" not in render_summary(whole)
 
 
 def test_score_arrays(run):

@@ -42,6 +42,21 @@ def test_nightly_gates_on_gpu_shards_combines_and_compares():
     assert any("upload-artifact" in step.get("uses", "") for step in steps)
 
 
+def test_nightly_fails_unless_every_shard_is_combined():
+    """A failing or dead shard still reaches the combine, which reads every shard's report and
+    refuses (exit 2) when one is missing; the workflow fails when the combine did not pass."""
+    workflow = load("nightly.yml")
+    gate_step = next(s for s in workflow["jobs"]["gate"]["steps"] if "--shard" in s.get("run", ""))
+    assert gate_step["continue-on-error"] is True
+    combine_job = workflow["jobs"]["combine"]
+    assert combine_job["if"] == "${{ !cancelled() }}"  # runs after a gate job that failed
+    steps = {step.get("id"): step for step in combine_job["steps"]}
+    assert "reports/shard-*/latest" in steps["combine"]["run"]  # every shard's folder
+    verdict = combine_job["steps"][-1]
+    assert verdict["if"] == "steps.combine.outcome != 'success'"
+    assert verdict["run"].strip() == "exit 1"
+
+
 def test_release_publishes_only_after_the_gate_promoted():
     workflow = load("release.yml")
     assert "--promote-to" in commands(workflow, "gate")
