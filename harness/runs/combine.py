@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from harness.errors import GateInputError
+from harness.report.document import evaluated_status
 from harness.report.folder import read_report
 from harness.run.battery import missing_checks
 from harness.run.outcomes import missing_check_reasons
@@ -98,6 +99,7 @@ def combine_runs(
             arrays.setdefault(name, value)
     if split_checkpoints:  # the workers judged no checkpoint's missing checks
         checkpoints = {name: _judged(row) for name, row in checkpoints.items()}
+    merged["datasets"] = _datasets([results for _, results, _ in runs])
     merged["checkpoints"] = [checkpoints[name] for name in sorted(checkpoints)]
     merged["evaluations"] = [evaluations[key] for key in sorted(evaluations)]
     merged["not_applicable"] = sorted(
@@ -127,6 +129,22 @@ def combine_runs(
     merged["incomplete_reasons"] = list(dict.fromkeys(reasons))
     merged["complete"] = not merged["incomplete_reasons"]
     return merged, dict(sorted(arrays.items()))
+
+
+def _datasets(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The data set rows (the runs agree on them) with the evaluation errors of every run: each
+    shard evaluates its own checkpoints on a reference set."""
+    errors: dict[str, dict[str, str]] = {}
+    for results in runs:
+        for row in results["datasets"]:
+            errors.setdefault(row["name"], {}).update(row.get("evaluation_errors", {}))
+    rows = []
+    for row in runs[0]["datasets"]:
+        if "evaluation_errors" in row:  # read (an unreadable set has none)
+            found = dict(sorted(errors[row["name"]].items()))
+            row = {**row, "status": evaluated_status(found), "evaluation_errors": found}
+        rows.append(row)
+    return rows
 
 
 def _join(first: dict[str, Any], second: dict[str, Any]) -> dict[str, Any]:
