@@ -332,7 +332,7 @@ def _data(args: argparse.Namespace):
     from harness.quality.pairs import read_sentences
 
     config = load_config(args.work / "gate.toml")
-    datasets = [load_dataset(spec) for spec in config.datasets]
+    datasets = [load_dataset(spec, config.threshold) for spec in config.datasets]
     return config, datasets, read_sentences(config.effect.probe_path)
 
 

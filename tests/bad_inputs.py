@@ -214,6 +214,34 @@ def one_class(folder: Path) -> Path:
     return path
 
 
+def one_class_calibration(folder: Path) -> Path:
+    """Calibration and test splits; every calibration pair is a positive, so the best-F1
+    threshold cannot be picked."""
+    calibration = pair_rows(6, split="calibration", label=1)
+    test = [
+        {**row, "sentence1": row["sentence1"].replace("vpn", "VPN client")}
+        for row in pair_rows(12, split="test")
+    ]
+    path = folder / "one_class_calibration.jsonl"
+    path.write_text(_jsonl(calibration + test), encoding="utf-8")
+    return path
+
+
+def constant_scores(folder: Path) -> Path:
+    """Graded pairs that all carry score 3.0: Spearman and Pearson are undefined."""
+    rows = [{k: v for k, v in row.items() if k != "label"} | {"score": 3.0} for row in pair_rows(8)]
+    path = folder / "constant_scores.jsonl"
+    path.write_text(_jsonl(rows), encoding="utf-8")
+    return path
+
+
+def no_calibration(folder: Path) -> Path:
+    """Labelled pairs and no calibration part: the best-F1 threshold has nothing to be picked on."""
+    path = folder / "no_calibration.jsonl"
+    path.write_text(_jsonl(pair_rows(8)), encoding="utf-8")
+    return path
+
+
 def empty_file(folder: Path) -> Path:
     path = folder / "empty.jsonl"
     path.write_text("", encoding="utf-8")
@@ -262,14 +290,14 @@ def shared_pairs(folder: Path) -> Path:
     return path
 
 
-def tiny_gating_set(project: GateProject) -> Path:
+def tiny_gating_set(project: GateProject, more_tables: str = "") -> Path:
     """The project gates one small valid data set (2 duplicate pairs, 1 over-long text) with
-    targets anything meets."""
+    targets anything meets; `more_tables`: other [datasets.*] tables after its own."""
     project.relax_targets()
     project.fewer_resamples()
     data = duplicates_and_long_texts(project.path)
     project.replace_datasets(
         f'[datasets.tiny]\nrole = "gate"\npath = "{data.as_posix()}"\nformat = "jsonl"\n'
-        'calibration_split = "calibration"\ntest_split = "test"\n'
+        'calibration_split = "calibration"\ntest_split = "test"\n' + more_tables
     )
     return data

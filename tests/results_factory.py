@@ -82,7 +82,7 @@ def build(
             arrays[f"labels|{dataset}"] = labels
         dataset_rows.append({
             "name": dataset, "role": "gate" if d_index == 0 else "reference",
-            "path": f"/data/{dataset}.jsonl", "status": "ok",
+            "path": f"/data/{dataset}.jsonl", "status": "ok", "evaluation_errors": {},
             "fingerprint": f"{d_index:02d}" + "ab" * 31, "n_pairs": n, "duplicate_pairs": 0,
             "truncated_texts": 0,
             "calibration_fingerprint": None, "n_calibration_pairs": 0, "targets": {},

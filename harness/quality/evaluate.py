@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -48,8 +49,10 @@ class LoadedDataset:
         return list(dict.fromkeys(t for part in parts for t in part.unique_texts()))
 
 
-def load_dataset(spec: DatasetSpec) -> LoadedDataset:
-    """Read a configured data set and split it into calibration and test parts."""
+def load_dataset(spec: DatasetSpec, policy: ThresholdPolicy) -> LoadedDataset:
+    """Read a configured data set, split it into calibration and test parts, and check that
+    every metric asked of each part is defined there (the threshold `policy` says whether the
+    calibration part is used)."""
     _check_paths_exist(spec)
     data = read_pairs(spec.path, spec.format, name=spec.name, binary_cutoff=spec.binary_cutoff)
     if spec.calibration_path is not None:
@@ -69,17 +72,85 @@ def load_dataset(spec: DatasetSpec) -> LoadedDataset:
         )
     else:
         calibration, test = None, data
-    if test.labels is not None:
-        positives = int(test.labels.sum())
-        if positives in (0, len(test)):
-            raise DataError(
-                spec.path,
-                f"all {len(test)} pairs carry label {int(test.labels[0])}: ROC-AUC, F1 and the "
-                "FP rate are undefined with one class",
-                "add pairs of the other class, or set binary_cutoff so both classes occur",
-            )
+    _check_test_part(spec, test)
+    _check_calibration_part(spec, test, calibration, policy)
     overlap = _calibration_overlap(spec, test, calibration)
     return LoadedDataset(spec, test, calibration, len(overlap))
+
+
+def _part(spec: DatasetSpec, which: str) -> tuple[Path, str]:
+    """The file that holds a part ("test" or "calibration") and how a message names it."""
+    if which == "calibration" and spec.calibration_path is not None:
+        return spec.calibration_path, "the calibration part (calibration_path)"
+    split = spec.test_split if which == "test" else spec.calibration_split
+    if split:
+        return spec.path, f"the {which} part (split {split!r})"
+    if which == "test" and spec.calibration_split:
+        return spec.path, f"the test part (every split but {spec.calibration_split!r})"
+    return spec.path, f"the {which} part"
+
+
+def _check_test_part(spec: DatasetSpec, test: PairDataset) -> None:
+    """The test part has pairs, both classes if labelled, and gold scores that vary if graded."""
+    path, part = _part(spec, "test")
+    if not len(test):
+        raise DataError(
+            path,
+            f"{part} holds no pairs",
+            "add test pairs to the file, or set test_split to a split it has",
+        )
+    if test.labels is not None and _one_class(test.labels):
+        raise DataError(
+            path,
+            f"all {len(test)} pairs of {part} carry label {int(test.labels[0])}: ROC-AUC, F1 "
+            "and the FP rate are undefined with one class",
+            "add pairs of the other class, or set binary_cutoff so both classes occur",
+        )
+    if test.scores is not None and np.all(test.scores == test.scores[0]):
+        raise DataError(
+            path,
+            f"all {len(test)} pair(s) of {part} carry gold score {test.scores[0]:g}: Spearman "
+            "and Pearson correlation are undefined when the gold scores do not vary",
+            "add pairs with other scores (at least two distinct scores are needed)",
+        )
+
+
+def _check_calibration_part(
+    spec: DatasetSpec, test: PairDataset, calibration: PairDataset | None, policy: ThresholdPolicy
+) -> None:
+    """A policy that picks the threshold on the calibration part (any but a fixed one) needs
+    that part, labelled, with both classes; only a labelled test part has a threshold."""
+    if policy.kind == "fixed" or test.labels is None:
+        return
+    if calibration is None:
+        raise DataError(
+            spec.path,
+            f"the threshold policy '{policy.kind}' picks the threshold on a labelled calibration "
+            "part, and this data set has none",
+            f"set calibration_path (or calibration_split and test_split) under "
+            f"[datasets.{spec.name}] in gate.toml, or use a fixed threshold",
+        )
+    path, part = _part(spec, "calibration")
+    if calibration.labels is None:
+        raise DataError(
+            path,
+            f"{part} has no labels, and the threshold policy '{policy.kind}' picks the threshold "
+            "on labelled pairs",
+            "give its rows a 0/1 label, set binary_cutoff so its scores give labels, or use a "
+            "fixed threshold",
+        )
+    if _one_class(calibration.labels):
+        raise DataError(
+            path,
+            f"all {len(calibration)} pairs of {part} carry label {int(calibration.labels[0])}: "
+            f"the threshold policy '{policy.kind}' cannot pick a threshold with one class",
+            "add calibration pairs of the other class, set binary_cutoff so both classes occur, "
+            "or use a fixed threshold",
+        )
+
+
+def _one_class(labels: np.ndarray) -> bool:
+    return int(labels.sum()) in (0, len(labels))
 
 
 def _calibration_overlap(
@@ -179,19 +250,9 @@ def evaluate(
     if labels is None:
         return evaluation
     metrics.update(ranking_metrics(scores, labels))
-    if policy.kind != "fixed" and (
-        dataset.calibration is None or dataset.calibration.labels is None
-    ):
-        raise DataError(
-            dataset.spec.path,
-            f"the threshold policy '{policy.kind}' needs a labelled calibration split, and this "
-            "data set has none",
-            "set calibration_path (or calibration_split/test_split) for it in gate.toml, or use "
-            "a fixed threshold",
-        )
     if policy.kind == "fixed":
         threshold = policy.choose([], [])
-    else:
+    else:  # load_dataset made sure there is a labelled calibration part
         assert dataset.calibration is not None and dataset.calibration.labels is not None
         threshold = policy.choose(
             score_pairs(encode, dataset.calibration), dataset.calibration.labels

@@ -25,8 +25,9 @@ from harness.run.outcomes import Outcomes, incomplete_reasons
 from harness.run.verdicts import verdict_of
 from harness.throughput.measure import sentences_per_second_by_model
 
-#: 2: datasets[].calibration_overlap, evaluations[].max_score_difference, the pipeline of
-#: every baseline and checkpoint, checkpoints[].required_checks and missing_checks, the
+#: 2: datasets[].calibration_overlap, datasets[].evaluation_errors (status "failed": a reference
+#: set some model could not be evaluated on), evaluations[].max_score_difference, the pipeline
+#: of every baseline and checkpoint, checkpoints[].required_checks and missing_checks, the
 #: verdict INCOMPLETE (in place of NOT GATED), and the run's `shard` and `discovered`
 #: checkpoints
 SCHEMA_VERSION = 2
@@ -40,8 +41,11 @@ def _datasets(context: RunContext, findings: Findings) -> list[dict[str, Any]]:
         if not isinstance(data, LoadedDataset):
             row.update(status="unreadable", error=str(data))
         else:
+            # a reference set some model could not be evaluated on: shown, never failing
+            errors = dict(sorted(findings.reference_errors.get(spec.name, {}).items()))
             row.update(
-                status="ok",
+                status=evaluated_status(errors),
+                evaluation_errors=errors,
                 fingerprint=data.test.fingerprint,
                 n_pairs=len(data.test),
                 duplicate_pairs=data.test.duplicate_pairs,
@@ -54,6 +58,12 @@ def _datasets(context: RunContext, findings: Findings) -> list[dict[str, Any]]:
             )
         rows.append(row)
     return rows
+
+
+def evaluated_status(evaluation_errors: dict[str, str]) -> str:
+    """A readable data set's status: "failed" where some model could not be evaluated on it
+    (only a reference set: a gating set's error fails its quality tests instead)."""
+    return "failed" if evaluation_errors else "ok"
 
 
 def _checkpoints(

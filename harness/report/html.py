@@ -30,7 +30,7 @@ from harness.report.leaderboard import (
     leaderboard_table,
     verdict_reason,
 )
-from harness.report.terminal import failed_closed_note, profile_line
+from harness.report.terminal import evaluation_errors, failed_closed_note, profile_line
 from harness.run.findings import not_measured
 from harness.run.verdicts import INCOMPLETE, PROMOTE, REJECT
 
@@ -373,8 +373,10 @@ def _dataset_section(results: dict[str, Any], arrays: dict[str, np.ndarray], dat
         f"<span class=\"mono\">{e(_short(info.get('fingerprint')))}</span>; threshold policy: "
         f"{e(results.get('config', {}).get('threshold_policy', '-'))}</p>"
     )
+    parts += [f'<div class="alert">{e(line)}</div>' for line in evaluation_errors(info)]
     header, body = leaderboard_table(results, dataset)
-    parts.append("<h3>Leaderboard</h3>" + _table_html(header, body, numeric_from=2))
+    if body:
+        parts.append("<h3>Leaderboard</h3>" + _table_html(header, body, numeric_from=2))
 
     evaluations = _evaluations(results, dataset)
     labels = arrays.get(f"labels|{dataset}")
@@ -535,7 +537,8 @@ def _environment_section(results: dict[str, Any]) -> str:
 
 def render_html(results: dict[str, Any], arrays: dict[str, np.ndarray]) -> str:
     """The whole report as one HTML document (UTF-8 text, nothing external)."""
-    datasets = datasets_in(results)
+    failed = [d["name"] for d in results.get("datasets", []) if d.get("evaluation_errors")]
+    datasets = list(dict.fromkeys(datasets_in(results) + failed))
     nav = "".join(f'<a href="#ds-{e(d)}">{e(d)}</a>' for d in datasets)
     nav += '<a href="#effect">adapter effect</a><a href="#checks">checks</a>'
     nav += '<a href="#environment">environment</a>'
@@ -547,7 +550,7 @@ def render_html(results: dict[str, Any], arrays: dict[str, np.ndarray]) -> str:
         f'<section id="verdicts">{_verdicts(results)}</section>',
         f"<nav>{nav}</nav>",
     ]
-    unreadable = [d for d in results.get("datasets", []) if d.get("status") not in (None, "ok")]
+    unreadable = [d for d in results.get("datasets", []) if d.get("status") == "unreadable"]
     for d in unreadable:
         first = (d.get("error") or "").splitlines()[0] if d.get("error") else ""
         sections.append(f'<div class="alert">data set {e(d.get("name"))} ({e(d.get("role"))}) '

@@ -29,9 +29,15 @@ def render_summary(results: dict[str, Any], report_path: str | None = None) -> s
     margin = comparison and margin_note(comparison["metrics"], comparison["min_delta"])
     if margin:
         lines += wrap(margin, "  ")
-    for name, error in results["missing_reference_datasets"].items():
-        first_line = error.splitlines()[0]
-        lines += wrap(f"reference data set '{name}' was not evaluated: {first_line}", "  ")
+    reference_problems = [
+        f"reference data set '{name}' was not evaluated: {error.splitlines()[0]}"
+        for name, error in results["missing_reference_datasets"].items()
+    ]
+    reference_problems += [
+        line for dataset in results.get("datasets", []) for line in evaluation_errors(dataset)
+    ]
+    for line in reference_problems:  # paths stay whole
+        lines += wrap(line, "  ", break_on_hyphens=False, break_long_words=False)
     for dataset in results.get("datasets", []):  # noted, never failing on their own
         notes = []
         if dataset.get("duplicate_pairs"):
@@ -82,6 +88,16 @@ def render_summary(results: dict[str, Any], report_path: str | None = None) -> s
     if report_path:
         lines.append(f"report: {report_path}")
     return "\n".join(lines)
+
+
+def evaluation_errors(dataset: dict[str, Any]) -> list[str]:
+    """One line per model a reference set (a results.json `datasets[]` row) could not be
+    evaluated on: the first line of the error."""
+    return [
+        f"reference data set '{dataset['name']}' could not be evaluated for {model}: "
+        + error.splitlines()[0]
+        for model, error in dataset.get("evaluation_errors", {}).items()
+    ]
 
 
 def pipeline_line(pipeline: dict[str, Any] | None) -> str:

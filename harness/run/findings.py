@@ -28,7 +28,7 @@ RECORDED_BY = {
 class Findings:
     """Evaluations per (model, data set); per checkpoint its probe distances, change profile
     and throughput; per data set the texts the first baseline truncates; per model its
-    pipeline."""
+    pipeline; per reference data set the models whose evaluation on it raised."""
 
     evaluations: dict[tuple[str, str], Evaluation] = field(default_factory=dict)
     probe_distances: dict[str, np.ndarray] = field(default_factory=dict)
@@ -39,12 +39,21 @@ class Findings:
     #: checkpoint's by its name (with whose pipeline it is and how it differs from its base's),
     #: a baseline's by its Embedder key (`baseline/<name>`)
     pipelines: dict[str, dict] = field(default_factory=dict)
+    #: per reference data set, each model whose evaluation on it raised, with the message (a
+    #: reference set never fails a gate test; a gating set's error fails its quality tests)
+    reference_errors: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def record_evaluation(self, evaluation: Evaluation) -> None:
         self.evaluations[(evaluation.model, evaluation.dataset)] = evaluation
 
     def evaluation(self, model: str, dataset: str) -> Evaluation | None:
         return self.evaluations.get((model, dataset))
+
+    def record_reference_error(self, model: str, dataset: str, message: str) -> None:
+        self.reference_errors.setdefault(dataset, {})[model] = message
+
+    def reference_error(self, model: str, dataset: str) -> str | None:
+        return self.reference_errors.get(dataset, {}).get(model)
 
 
 def not_measured(finding: str) -> str:

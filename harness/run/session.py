@@ -4,9 +4,10 @@ probe), its models, what it found and its check outcomes. The plugin holds one p
 from __future__ import annotations
 
 import platform
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import cached_property
+from functools import cached_property, partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -108,7 +109,7 @@ class GateSession:
         loaded: dict[str, LoadedDataset | GateInputError] = {}
         for spec in self.config.datasets:
             try:
-                loaded[spec.name] = load_dataset(spec)
+                loaded[spec.name] = load_dataset(spec, self.config.threshold)
             except GateInputError as exc:
                 loaded[spec.name] = exc
         return loaded
@@ -131,13 +132,25 @@ class GateSession:
 
     # ---- what the run measures (each recorded where it is computed) -------------------------
 
-    def baseline_evaluation(self, dataset: LoadedDataset, index: int = 0) -> Evaluation:
+    def baseline_evaluation(self, dataset: LoadedDataset, index: int = 0) -> Evaluation | None:
         """A baseline on a data set, once per run; later baselines are compared with the first,
-        the first gets its own intervals (no bootstrap of a model against itself)."""
+        the first gets its own intervals (no bootstrap of a model against itself). None on a
+        reference set it (or the first baseline) could not be evaluated on."""
         name = self.config.baselines[index].name
         known = self.findings.evaluation(name, dataset.spec.name)
-        if known is not None:
+        if known is not None or self.findings.reference_error(name, dataset.spec.name):
             return known
+        first = self.baseline_evaluation(dataset) if index else None
+        if index and first is None:
+            return None
+        return self._unless_reference_fails(
+            dataset, name, partial(self._evaluate_baseline, dataset, index, first)
+        )
+
+    def _evaluate_baseline(
+        self, dataset: LoadedDataset, index: int, first: Evaluation | None
+    ) -> Evaluation:
+        name = self.config.baselines[index].name
         evaluation = evaluate(
             name,
             "baseline",
@@ -145,9 +158,9 @@ class GateSession:
             lambda texts: self.models.encode_baseline(texts, index),
             self.config.threshold,
         )
-        if index:
+        if first is not None:
             compare_with_baseline(
-                evaluation, self.baseline_evaluation(dataset), dataset, self.config.comparison,
+                evaluation, first, dataset, self.config.comparison,
                 dtype=self.models.baseline(index).model.dtype, device=self.device,
             )
         else:
@@ -157,26 +170,56 @@ class GateSession:
         return evaluation
 
     def evaluate_candidate(self, candidate: LoadedCandidate) -> dict[str, Evaluation]:
-        """The candidate as shipped on every readable data set, against the first baseline."""
+        """The candidate as shipped on every readable data set, against the first baseline; a
+        reference set it (or the first baseline) could not be evaluated on is left out."""
         results = {}
         for dataset in self.readable_datasets():
-            for index in range(len(self.config.baselines)):
+            first = self.baseline_evaluation(dataset)
+            for index in range(1, len(self.config.baselines)):  # ranked beside the first
                 self.baseline_evaluation(dataset, index)
-            evaluation = evaluate(
-                candidate.checkpoint.name,
-                "candidate",
+            if first is None:
+                continue
+            evaluation = self._unless_reference_fails(
                 dataset,
-                lambda texts: self.models.encode_candidate(candidate, texts, "shipped"),
-                self.config.threshold,
+                candidate.checkpoint.name,
+                partial(self._evaluate_candidate, candidate, dataset, first),
             )
-            compare_with_baseline(
-                evaluation, self.baseline_evaluation(dataset), dataset, self.config.comparison,
-                dtype=candidate.dtype, device=self.device,
-            )
-            evaluation.checkpoint_kind = candidate.checkpoint.kind
-            self.findings.record_evaluation(evaluation)
-            results[dataset.spec.name] = evaluation
+            if evaluation is not None:
+                results[dataset.spec.name] = evaluation
         return results
+
+    def _evaluate_candidate(
+        self, candidate: LoadedCandidate, dataset: LoadedDataset, baseline: Evaluation
+    ) -> Evaluation:
+        evaluation = evaluate(
+            candidate.checkpoint.name,
+            "candidate",
+            dataset,
+            lambda texts: self.models.encode_candidate(candidate, texts, "shipped"),
+            self.config.threshold,
+        )
+        compare_with_baseline(
+            evaluation, baseline, dataset, self.config.comparison,
+            dtype=candidate.dtype, device=self.device,
+        )
+        evaluation.checkpoint_kind = candidate.checkpoint.kind
+        self.findings.record_evaluation(evaluation)
+        return evaluation
+
+    def _unless_reference_fails(
+        self, dataset: LoadedDataset, model: str, evaluate_model: Callable[[], Evaluation]
+    ) -> Evaluation | None:
+        """`evaluate_model()`. On a reference set, whatever it raises is recorded under that
+        set for the report and None returned: a reference set never fails a gate test. On a
+        gating set it raises, and fails that set's quality tests."""
+        if dataset.spec.gates:
+            return evaluate_model()
+        try:
+            return evaluate_model()
+        except Exception as exc:  # whatever it is, it is shown under the set
+            what = str(exc) if isinstance(exc, GateInputError) else f"{type(exc).__name__}: {exc}"
+            self.findings.record_reference_error(model, dataset.spec.name, what)
+            return None
 
     def probe_change(self, candidate: LoadedCandidate) -> tuple[np.ndarray, np.ndarray]:
         """Base and shipped embeddings of the probe; records each sentence's change."""

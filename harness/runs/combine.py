@@ -20,6 +20,7 @@ import numpy as np
 
 from harness.checkpoint.discover import shard_index
 from harness.errors import GateInputError
+from harness.report.document import evaluated_status
 from harness.report.folder import read_report
 from harness.run.battery import missing_checks
 from harness.run.outcomes import missing_check_reasons
@@ -111,6 +112,7 @@ def combine_runs(
         checkpoints = {name: _judged(row) for name, row in checkpoints.items()}
     merged["shard"] = shard
     merged["discovered"] = discovered
+    merged["datasets"] = _datasets(merged["datasets"], [results for _, results, _ in runs])
     merged["checkpoints"] = [checkpoints[name] for name in sorted(checkpoints)]
     merged["evaluations"] = [evaluations[key] for key in sorted(evaluations)]
     merged["not_applicable"] = sorted(
@@ -256,6 +258,21 @@ def _refuse_uncovered(
             f"{', '.join(absent)}, which every run discovered{on}",
             "pass the report folder of the run that gated it, or rerun its shard",
         )
+
+def _datasets(rows: list[dict[str, Any]], runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The data set `rows` (the runs agree on them) with the evaluation errors of every run:
+    each shard evaluates its own checkpoints on a reference set."""
+    errors: dict[str, dict[str, str]] = {}
+    for results in runs:
+        for row in results["datasets"]:
+            errors.setdefault(row["name"], {}).update(row.get("evaluation_errors", {}))
+    rows = []
+    for row in rows:
+        if "evaluation_errors" in row:  # read (an unreadable set has none)
+            found = dict(sorted(errors[row["name"]].items()))
+            row = {**row, "status": evaluated_status(found), "evaluation_errors": found}
+        rows.append(row)
+    return rows
 
 
 def _join(first: dict[str, Any], second: dict[str, Any]) -> dict[str, Any]:

@@ -310,8 +310,34 @@ DATA_ZOO = [
         "one_class",
         zoo.one_class,
         "jsonl",
-        ": all 8 pairs carry label 1: ROC-AUC, F1 and the FP rate are undefined with one class",
+        ": all 8 pairs of the test part carry label 1: ROC-AUC, F1 and the FP rate are undefined "
+        "with one class",
         "fix: add pairs of the other class",
+    ),
+    (
+        "one_class_calibration",
+        zoo.one_class_calibration,
+        "jsonl",
+        ": all 6 pairs of the calibration part (split 'calibration') carry label 1: the threshold "
+        "policy 'best_f1' cannot pick a threshold with one class",
+        "fix: add calibration pairs of the other class",
+    ),
+    (
+        "constant_scores",
+        zoo.constant_scores,
+        "jsonl",
+        ": all 8 pair(s) of the test part carry gold score 3: Spearman and Pearson correlation are "
+        "undefined when the gold scores do not vary",
+        "fix: add pairs with other scores",
+    ),
+    (
+        "no_calibration",
+        zoo.no_calibration,
+        "jsonl",
+        ": the threshold policy 'best_f1' picks the threshold on a labelled calibration part, and "
+        "this data set has none",
+        "fix: set calibration_path (or calibration_split and test_split) under "
+        "[datasets.no_calibration]",
     ),
     ("empty", zoo.empty_file, "jsonl", ": the file holds no sentence pairs", "fix: point to"),
     (
@@ -340,7 +366,8 @@ DATA_ZOO = [
     ),
 ]
 #: the zoo's sets read in two parts, and the keys that take them
-PART_KEYS = {"shared_pairs": 'calibration_split = "calibration"\ntest_split = "test"\n'}
+IN_SPLITS = 'calibration_split = "calibration"\ntest_split = "test"\n'
+PART_KEYS = {"shared_pairs": IN_SPLITS, "one_class_calibration": IN_SPLITS}
 #: a reference set over shared_pairs' file: shown with its overlap, never refused
 SHARED_REFERENCE = "shared_reference"
 QUALITY_TESTS = ("test_beats_baseline", "test_meets_targets", "test_fp_rate_under_target")
@@ -425,6 +452,35 @@ def test_a_reference_set_whose_parts_share_pairs_is_shown_not_refused(data_zoo):
         f"data set '{SHARED_REFERENCE}': 2 pair(s) in both the calibration and the test part "
         "(the threshold is tuned on pairs it is judged on)"
     ) in data_zoo.summary
+
+
+@pytest.mark.slow
+def test_a_reference_set_unfit_for_its_metrics_never_fails_a_gating_test(
+    gate_project, good_adapter
+):
+    """A reference set whose calibration part holds one class is named, not evaluated; the
+    gating set's quality tests run as ever."""
+    gate_project.include("test_quality.py")
+    reference = zoo.one_class_calibration(gate_project.path)
+    zoo.tiny_gating_set(
+        gate_project,
+        f'\n[datasets.one_class_reference]\nrole = "reference"\npath = "{reference.as_posix()}"\n'
+        f'format = "jsonl"\n{IN_SPLITS}',
+    )
+
+    run = gate_project.run(good_adapter, args=["test_quality_battery.py"])
+
+    assert run.outcomes("tiny-good-adapter") == dict.fromkeys(QUALITY_TESTS, "PASSED"), run.text
+    assert "Traceback" not in run.text
+    problem = (
+        f"{reference}: all 6 pairs of the calibration part (split 'calibration') carry label 1: "
+        "the threshold policy 'best_f1' cannot pick a threshold with one class"
+    )
+    summary = " ".join(run.summary().split())
+    assert f"reference data set 'one_class_reference' was not evaluated: {problem}" in summary
+    results = gate_project.results()
+    assert results["missing_reference_datasets"]["one_class_reference"].startswith(problem)
+    assert not any("one_class_reference" in r for r in results["incomplete_reasons"])
 
 
 # ---- session level: a partial run is never a complete one -------------------------------------

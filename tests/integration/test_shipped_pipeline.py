@@ -151,7 +151,7 @@ def test_gate_scores_are_those_of_the_folder(gate_run, folders):
     project, _ = gate_run
     config = load_config(project.path / "gate.toml")
     (spec,) = config.datasets
-    pairs = load_dataset(spec).test
+    pairs = load_dataset(spec, config.threshold).test
     model = reference(folders["cls-24"])
     expected = pairwise_cos_sim(
         model.encode(list(pairs.sentence1), convert_to_tensor=True),

@@ -14,12 +14,15 @@ from results_factory import build
 from harness.config import DatasetSpec, load_config
 from harness.errors import DataError
 from harness.quality.evaluate import load_dataset
+from harness.quality.metrics import ThresholdPolicy
 from harness.quality.pairs import PairDataset
 from harness.report.document import build_results
 from harness.report.terminal import render_summary
 from harness.run.context import RunContext
 from harness.run.findings import Findings
 from harness.run.outcomes import Outcomes
+
+BEST_F1 = ThresholdPolicy("best_f1")
 
 ROWS = [
     ("calibration", "a cat sat", "a cat was sitting", 1),
@@ -56,7 +59,7 @@ def spec_of(path: Path, role: str) -> DatasetSpec:
 def test_a_gating_set_whose_parts_share_pairs_is_refused(tmp_path):
     path = write_pairs(tmp_path, ROWS)
     with pytest.raises(DataError) as caught:
-        load_dataset(spec_of(path, "gate"))
+        load_dataset(spec_of(path, "gate"), BEST_F1)
     message = str(caught.value)
     assert message.startswith(
         f"{path}: 2 pair(s) of gating data set 'tickets' are in both its calibration and its "
@@ -75,17 +78,18 @@ def test_a_separate_calibration_file_is_compared_too(tmp_path):
         targets={"fp_rate": 0.2, "roc_auc": 0.9},
     )  # fmt: skip
     with pytest.raises(DataError, match=r"^\S+calibration/pairs.jsonl: 2 pair\(s\) of gating"):
-        load_dataset(spec)
+        load_dataset(spec, BEST_F1)
 
 
 def test_a_reference_set_is_read_and_its_overlap_counted(tmp_path):
-    data = load_dataset(spec_of(write_pairs(tmp_path, ROWS), "reference"))
+    data = load_dataset(spec_of(write_pairs(tmp_path, ROWS), "reference"), BEST_F1)
     assert (len(data.calibration), len(data.test), data.calibration_overlap) == (3, 5, 2)
 
 
 def test_parts_without_shared_pairs(tmp_path):
     rows = [r for r in ROWS if r[1] not in ("a cat was sitting", "the disk is full")]
-    assert load_dataset(spec_of(write_pairs(tmp_path, rows), "gate")).calibration_overlap == 0
+    data = load_dataset(spec_of(write_pairs(tmp_path, rows), "gate"), BEST_F1)
+    assert data.calibration_overlap == 0
 
 
 def test_shared_pairs_ignore_sentence_order_and_repeats():
@@ -102,7 +106,7 @@ def test_results_json_counts_each_data_sets_overlap(tmp_path):
     reference = spec_of(write_pairs(tmp_path, ROWS), "reference")
     gating = next(s for s in load_config(GATE_TOML).datasets if s.gates)
     config = load_config(GATE_TOML).replace(datasets=(gating, reference))
-    datasets = {s.name: load_dataset(s) for s in config.datasets}
+    datasets = {s.name: load_dataset(s, config.threshold) for s in config.datasets}
     context = RunContext(config, [], datasets, datetime(2026, 12, 1, tzinfo=UTC))
     doc = build_results(context, Findings(), Outcomes(), finished=context.started)
     assert [(d["name"], d["calibration_overlap"]) for d in doc["datasets"]] == [

@@ -167,6 +167,23 @@ def test_one_incomplete_shard_makes_the_combined_run_incomplete(shards):
     assert combine_runs(shards)[0]["incomplete_reasons"] == reasons  # each reason once
 
 
+def test_each_shards_errors_on_a_reference_set_are_kept(shards):
+    def failed(model: str):
+        def edit(r):
+            r["datasets"][1].update(status="failed", evaluation_errors={model: f"{model} broke"})
+
+        return edit
+
+    edited(shards[1], failed("cand-b"))
+    (_, reference) = combine_runs(shards)[0]["datasets"]
+    assert (reference["status"], reference["evaluation_errors"]) == (
+        "failed", {"cand-b": "cand-b broke"}
+    )  # fmt: skip
+    edited(shards[0], failed("cand-a"))
+    (_, reference) = combine_runs(shards)[0]["datasets"]
+    assert reference["evaluation_errors"] == {"cand-a": "cand-a broke", "cand-b": "cand-b broke"}
+
+
 def _other_config(r):
     r["config"]["comparison"]["n_resamples"] = 300
 

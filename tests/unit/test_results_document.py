@@ -6,13 +6,13 @@ embeddings made up per text, over the bundled IT fixture read by the gate's read
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pytest
+from made_up_models import made_up_encoder
 from paths import REPO
 
 from harness.checkpoint.discover import ST_MODULES, read_checkpoint, select_shard
@@ -58,19 +58,6 @@ format = "jsonl"
 """
 
 
-def made_up_encoder(salt: str):
-    """Embeddings made up per text: the same text, the same vector (for one salt)."""
-
-    def encode(texts: list[str]) -> np.ndarray:
-        rows = []
-        for text in texts:
-            seed = int(hashlib.sha256(f"{salt}|{text}".encode()).hexdigest()[:8], 16)
-            rows.append(np.random.default_rng(seed).normal(size=16))
-        return np.array(rows, dtype=np.float32)
-
-    return encode
-
-
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     """Context, findings and outcomes of a one-checkpoint run, as the session would hold them."""
@@ -80,7 +67,7 @@ def run(tmp_path_factory):
     datasets = {}
     for spec in config.datasets:
         try:
-            datasets[spec.name] = load_dataset(spec)
+            datasets[spec.name] = load_dataset(spec, config.threshold)
         except DataError as exc:
             datasets[spec.name] = exc
     checkpoint = read_checkpoint(REPO / "models" / "minilm-stsb-lora")
