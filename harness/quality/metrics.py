@@ -223,7 +223,8 @@ def rates_from_counts(
         "precision": _div(tp, tp + fp),
         "recall": _div(tp, tp + fn),
         "f1": _div(2 * tp, 2 * tp + fp + fn),
-        "mcc": _div(tp * tn - fp * fn, mcc_den),
+        # in [-1, 1]; the two square roots can round a perfect (anti-)correlation past it
+        "mcc": np.clip(_div(tp * tn - fp * fn, mcc_den), -1.0, 1.0),
         "fp_rate": _div(fp, fp + tn),
         "fn_rate": _div(fn, fn + tp),
     }

@@ -266,13 +266,13 @@ def _datasets(rows: list[dict[str, Any]], runs: list[dict[str, Any]]) -> list[di
     for results in runs:
         for row in results["datasets"]:
             errors.setdefault(row["name"], {}).update(row.get("evaluation_errors", {}))
-    rows = []
+    combined = []
     for row in rows:
         if "evaluation_errors" in row:  # read (an unreadable set has none)
             found = dict(sorted(errors[row["name"]].items()))
             row = {**row, "status": evaluated_status(found), "evaluation_errors": found}
-        rows.append(row)
-    return rows
+        combined.append(row)
+    return combined
 
 
 def _join(first: dict[str, Any], second: dict[str, Any]) -> dict[str, Any]:

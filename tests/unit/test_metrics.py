@@ -7,7 +7,7 @@ import warnings
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from sklearn.metrics import (
     accuracy_score,
@@ -261,6 +261,8 @@ def test_roc_auc_and_spearman_invariant_to_monotone_transform(data, f) -> None:
 
 @FEW
 @given(scored_pairs(min_size=1, both=False), st.integers(-11, 11))
+# every prediction wrong: the two square roots of MCC's denominator rounded it to -1 - 2e-16
+@example(data=(np.array([0.0, 0.0, -0.1, 0.0]), np.array([0, 0, 1, 0])), t=0)
 def test_rates_in_unit_interval_and_counts_sum_to_n(data, t) -> None:
     scores, labels = data
     got = threshold_metrics(scores, labels, t / 10)
