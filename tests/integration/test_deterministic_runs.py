@@ -35,8 +35,9 @@ def test_two_runs_give_identical_results(gate_project, good_adapter, tmp_path):
 
     runs = [gate_project.run(good_adapter) for _ in range(2)]
 
-    for run in runs:
-        assert run.ret == pytest.ExitCode.OK, run.text
+    for run in runs:  # the adapter and quality checks (INCOMPLETE without the rest)
+        outcomes = run.result.parseoutcomes()
+        assert outcomes["passed"] > 0 and not {"failed", "error", "errors"} & set(outcomes)
     folders = sorted(
         p
         for p in (gate_project.path / "reports").iterdir()
