@@ -4,6 +4,7 @@ its evaluations. Bad input fails the gate test with its own message, never a tra
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 import pytest
@@ -36,6 +37,26 @@ def _or_fail(action: Callable[[], T], context: str = "") -> T:
     except GateInputError as exc:
         message = f"{context}{exc}"
     pytest.fail(message, pytrace=False)  # outside `except`: no "during handling" chain
+
+
+@pytest.fixture
+def assert_adapter_applied() -> Callable[..., None]:
+    """For a test of a team's own serving code: `assert_adapter_applied(model, adapter_dir)`
+    fails the test with the gate's diagnosis (no traceback) unless the model its code loaded
+    holds the adapter file's tensors unchanged and encodes differently from its base."""
+    from harness.checkpoint.own_loader import AdapterNotApplied
+    from harness.checkpoint.own_loader import assert_adapter_applied as check
+
+    def applied(model: object, adapter_dir: str | Path, **options: object) -> None:
+        try:
+            check(model, adapter_dir, **options)  # type: ignore[arg-type]
+        except AdapterNotApplied as exc:
+            message = str(exc)
+        else:
+            return
+        pytest.fail(message, pytrace=False)  # outside `except`: no "during handling" chain
+
+    return applied
 
 
 @pytest.fixture(scope="session")

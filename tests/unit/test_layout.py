@@ -134,6 +134,7 @@ def test_no_module_imports_another_modules_private_name():
 @pytest.mark.parametrize(
     "modules",
     [
+        pytest.param("harness", id="the package (assert_adapter_applied)"),
         pytest.param("harness.pytest_plugin", id="the plugin"),
         pytest.param("harness.quality.metrics, harness.quality.pairs", id="metrics and readers"),
         pytest.param("harness.report.document, harness.report.html", id="results and report"),
