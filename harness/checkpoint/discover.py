@@ -12,7 +12,7 @@ from harness.errors import CheckpointError
 
 ADAPTER_CONFIG = "adapter_config.json"
 ADAPTER_WEIGHTS = "adapter_model.safetensors"
-PICKLED = "adapter_model.bin"  # refused: unpickling runs code (harness.checkpoint.preflight)
+PICKLED = "adapter_model.bin"  # a pickle: scanned before it is loaded (checkpoint.weights_files)
 ST_MODULES = "modules.json"
 MINILM_HUB_ID = "sentence-transformers/all-MiniLM-L6-v2"
 
@@ -56,7 +56,10 @@ class Checkpoint:
 
     @property
     def adapter_file(self) -> Path:
-        return self.adapter_dir / ADAPTER_WEIGHTS
+        """The adapter's weights file: safetensors, or else the pickle `adapter_model.bin`."""
+        safetensors = self.adapter_dir / ADAPTER_WEIGHTS
+        pickled = self.adapter_dir / PICKLED
+        return pickled if pickled.exists() and not safetensors.exists() else safetensors
 
 
 def read_checkpoint(path: str | Path, name: str | None = None) -> Checkpoint:
@@ -85,7 +88,7 @@ def read_checkpoint(path: str | Path, name: str | None = None) -> Checkpoint:
                 "is not a PEFT adapter config (no 'peft_type')",
                 "re-save the adapter with save_pretrained",
             )
-        # a pickle-only adapter (adapter_model.bin) is refused by name at preflight
+        # a pickle-only adapter (adapter_model.bin) is scanned at preflight, before any load
         if not (folder / ADAPTER_WEIGHTS).exists() and not (folder / PICKLED).exists():
             raise CheckpointError(
                 folder,

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, cast
 from harness.checkpoint.checks import check_changes_embeddings, check_loaded_exactly
 from harness.checkpoint.discover import read_checkpoint, resolve_base
 from harness.checkpoint.load import LoadedCandidate, load_sentence_transformer, verify_adapter_load
-from harness.checkpoint.safetensors_files import read_adapter_weights
+from harness.checkpoint.weights_files import read_adapter_file
 from harness.config import EffectSpec
 
 if TYPE_CHECKING:
@@ -68,7 +68,7 @@ def assert_adapter_applied(
     checkpoint = read_checkpoint(adapter_dir)
     if not checkpoint.is_adapter:
         raise ValueError(f"{adapter_dir} holds no adapter (no adapter_config.json)")
-    adapter = read_adapter_weights(checkpoint.adapter_file)
+    adapter = read_adapter_file(checkpoint.adapter_file)
     holder, st = _adapter_holder(model)
     if not hasattr(holder, "peft_config"):
         raise AdapterNotApplied(

@@ -4,9 +4,9 @@ Each check raises CheckpointError(path, problem, fix) naming the file, the field
 expected and what was found. The adapter file is read once (`check_adapter_files` returns its
 AdapterWeights), and every later check takes that read; a base's weights are read header only.
 
-The adapter's own files (`check_adapter_files`): no pickle (`adapter_model.bin` is refused,
-alone or beside safetensors), LoRA fields PEFT can use, a readable safetensors file, finite
-values.
+The adapter's own files (`check_adapter_files`): one weights file (safetensors, or a pickle
+that scans clean: `harness.checkpoint.weights_files`), LoRA fields PEFT can use, a readable
+file, finite values.
 
 Base matching: the base an adapter names must be one the gate is configured with
 (`resolve_configured_base`), and every adapter tensor must fit that base's shapes
@@ -22,11 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from harness.checkpoint.discover import ADAPTER_CONFIG, ADAPTER_WEIGHTS, PICKLED, resolve_base
-from harness.checkpoint.safetensors_files import (
-    AdapterWeights,
-    read_adapter_weights,
-    read_tensor_shapes,
-)
+from harness.checkpoint.safetensors_files import AdapterWeights, read_tensor_shapes
+from harness.checkpoint.weights_files import read_adapter_file
 from harness.errors import CheckpointError
 
 PEFT_PREFIX = "base_model.model."
@@ -246,38 +243,22 @@ def check_adapter_fits_base(
 #
 # `check_adapter_files` runs these in order; each raises CheckpointError(path, problem, fix).
 
-CONVERT_PICKLE = (
-    'python -c "import torch; from safetensors.torch import save_file; save_file(torch.load('
-    "'adapter_model.bin', weights_only=True), 'adapter_model.safetensors')\""
-)
-
-
-def check_no_pickled_weights(adapter_dir: Path) -> None:
-    """Refuse `adapter_model.bin`: a pickle, and unpickling runs whatever code it holds.
-
-    PEFT would unpickle it when no safetensors file is beside it; the gate never does. With
-    both files present it is ambiguous which weights were meant, so that is refused too.
-    """
+def check_one_weights_file(adapter_dir: Path) -> Path:
+    """The adapter's one weights file: `adapter_model.safetensors`, or `adapter_model.bin` (a
+    pickle, scanned before it is loaded). Both side by side is ambiguous, and refused."""
     pickled = adapter_dir / PICKLED
     if not pickled.exists():
-        return
+        return adapter_dir / ADAPTER_WEIGHTS
     if (adapter_dir / ADAPTER_WEIGHTS).exists():
         raise CheckpointError(
             adapter_dir,
             f"holds both {ADAPTER_WEIGHTS} and {PICKLED}: which weights were meant "
-            "is ambiguous (PEFT would silently take the safetensors file), and the .bin is a "
-            "pickle that can run code when loaded",
-            f"delete {PICKLED}; if it holds the weights you meant, convert it to "
-            f"{ADAPTER_WEIGHTS} first (without running its code): {CONVERT_PICKLE}",
+            "is ambiguous (PEFT would silently take the safetensors file)",
+            f"delete the one that was not meant; to keep the pickle's weights, delete "
+            f"{ADAPTER_WEIGHTS} and run `python -m harness convert {adapter_dir}`, which writes "
+            "it from the pickle after scanning it",
         )
-    raise CheckpointError(
-        pickled,
-        "is a pickled PyTorch file, and unpickling can run arbitrary code: the gate never loads "
-        f"one (there is no {ADAPTER_WEIGHTS} beside it)",
-        "re-save the adapter with save_pretrained(..., safe_serialization=True), or convert the "
-        f"file with torch.load(weights_only=True), which refuses code: {CONVERT_PICKLE} (if "
-        "that fails, the file holds more than tensors: never load it with weights_only=False)",
-    )
+    return pickled
 
 
 def check_adapter_config_values(config_file: Path, config: Mapping[str, Any]) -> None:
@@ -331,9 +312,9 @@ def check_weights_finite(adapter: AdapterWeights) -> None:
 def check_adapter_files(adapter_dir: Path, adapter_config: Mapping[str, Any]) -> AdapterWeights:
     """The checks of an adapter's own files, cheapest first; called before the base loads.
     Returns the weights file as read (once), for the checks and diagnoses that follow."""
-    check_no_pickled_weights(adapter_dir)
+    weights = check_one_weights_file(adapter_dir)
     check_adapter_config_values(adapter_dir / ADAPTER_CONFIG, adapter_config)
-    adapter = read_adapter_weights(adapter_dir / ADAPTER_WEIGHTS)
+    adapter = read_adapter_file(weights)
     check_weights_finite(adapter)
     return adapter
 

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from harness.checkpoint.fingerprints import directory_fingerprint, file_fingerprint
+from harness.checkpoint.weights_files import weights_format
 from harness.quality.evaluate import LoadedDataset
 from harness.run.battery import missing_checks, required_checks
 from harness.run.context import RunContext
@@ -28,8 +29,8 @@ from harness.throughput.measure import sentences_per_second_by_model
 #: 2: datasets[].calibration_overlap, datasets[].evaluation_errors (status "failed": a reference
 #: set some model could not be evaluated on), evaluations[].max_score_difference, the pipeline
 #: of every baseline and checkpoint, checkpoints[].required_checks and missing_checks, the
-#: verdict INCOMPLETE (in place of NOT GATED), and the run's `shard` and `discovered`
-#: checkpoints
+#: verdict INCOMPLETE (in place of NOT GATED), checkpoints[].weights_format, and the run's
+#: `shard` and `discovered` checkpoints
 SCHEMA_VERSION = 2
 
 
@@ -88,6 +89,10 @@ def _checkpoints(
                 "saved_by": checkpoint.saved_by,
                 "base_model": checkpoint.base_id,
                 "adapter_name": checkpoint.adapter_name if checkpoint.is_adapter else None,
+                # safetensors | pickle (scanned, then loaded with weights_only); None: a full model
+                "weights_format": (
+                    weights_format(checkpoint.adapter_file) if checkpoint.is_adapter else None
+                ),
                 "fingerprint": fingerprint(checkpoint.path),
                 "verdict": verdict,
                 "first_failure": first_failure,

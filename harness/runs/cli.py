@@ -2,6 +2,7 @@
 
     python -m harness compare OLD NEW            what changed between two runs (1: a regression)
     python -m harness combine --out DIR RUN...   one report from the report folders of N shards
+    python -m harness convert CKPT...            adapter_model.bin -> adapter_model.safetensors
 
 `merge` is the deprecated name of `combine`: it says so on stderr, then does the same.
 """
@@ -54,7 +55,34 @@ def build_parser() -> argparse.ArgumentParser:
             "--out", required=True, metavar="DIR", help="report directory to write"
         )
         command.set_defaults(handler=handler)
+    convert = commands.add_parser(
+        "convert",
+        help="write adapter_model.safetensors from a clean adapter_model.bin (exit 0 converted, "
+        "2 refused)",
+        description="Convert pickled adapter weights (adapter_model.bin) to safetensors, once: "
+        "the pickle is scanned without running it (any global beyond tensor rebuilding refuses "
+        "it), loaded with torch.load(weights_only=True), written, and every tensor compared "
+        "after writing; the pickle is kept beside it as adapter_model.bin.converted.",
+    )
+    convert.add_argument("checkpoints", nargs="+", metavar="CKPT", help="an adapter folder")
+    convert.set_defaults(handler=_convert)
     return parser
+
+
+def _convert(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from harness.checkpoint.weights_files import convert_to_safetensors
+    from harness.errors import GateInputError
+
+    status = 0
+    for folder in args.checkpoints:
+        try:
+            print(f"wrote {convert_to_safetensors(Path(folder))}")
+        except GateInputError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            status = 2
+    return status
 
 
 def _merge(args: argparse.Namespace) -> int:

@@ -94,15 +94,16 @@ LOAD_REFUSALS = [
         "pickled",
         zoo.pickled_adapter,
         PICKLED,
-        ["is a pickled PyTorch file, and unpickling can run arbitrary code"],
-        "torch.load(weights_only=True), which refuses code",
+        ["is a pickle that imports __builtin__.exec when loaded (found by scanning it, without "
+         "running it)"],
+        "never load this file with torch.load(weights_only=False)",
     ),
     (
         "bin-and-safetensors",
         zoo.both_weight_files,
         "",  # the folder itself
         ["holds both adapter_model.safetensors and adapter_model.bin", "ambiguous"],
-        "delete adapter_model.bin",
+        "delete the one that was not meant",
     ),
 ]
 
@@ -136,7 +137,7 @@ def test_bad_checkpoint_is_refused_before_loading(
 
 def test_pickle_payload_is_live_but_never_runs(gate_project, good_adapter, tmp_path):
     """The control: the payload does run when unpickled, so its absence after the gate means the
-    gate never unpickled it; torch.load(weights_only=True), the conversion the fix suggests,
+    gate never unpickled it (the scan refuses it before any load); torch.load(weights_only=True)
     refuses it too."""
     control_marker = tmp_path / "control-ran"
     control = zoo.write_pickle_payload(tmp_path / "control.bin", control_marker)
@@ -151,7 +152,7 @@ def test_pickle_payload_is_live_but_never_runs(gate_project, good_adapter, tmp_p
     run = gate_project.run(checkpoint, args=["-k", BASELINE_UNTOUCHED])
 
     assert run.ret == pytest.ExitCode.TESTS_FAILED
-    assert "is a pickled PyTorch file" in run.text
+    assert "is a pickle that imports __builtin__.exec when loaded" in run.text
     assert not marker.exists(), "the gate unpickled adapter_model.bin"
 
 

@@ -273,3 +273,19 @@ def test_example_adapter_passes(gate_project):
     assert run.outcomes("minilm-stsb-lora") == dict.fromkeys(ADAPTER_TESTS, "PASSED")
     [row] = gate_project.results()["checkpoints"]
     assert_incomplete_with_only_the_adapter_battery_run(row, run.summary())
+
+
+def test_a_pickled_adapter_is_scanned_then_passes_every_adapter_test(gate_project, good_adapter):
+    """`save_pretrained(..., safe_serialization=False)` writes adapter_model.bin: scanned clean,
+    loaded with weights_only, gated like safetensors, every check included."""
+    folder = gate_project.checkpoint_path("pickled-adapter")
+    peft_model = PeftModel.from_pretrained(load_base()[0].model, str(good_adapter))
+    peft_model.save_pretrained(str(folder), safe_serialization=False)
+    assert (folder / "adapter_model.bin").is_file()
+    assert not (folder / ADAPTER_WEIGHTS).exists()
+
+    run = gate_project.run(folder)
+
+    assert run.outcomes("pickled-adapter") == dict.fromkeys(ADAPTER_TESTS, "PASSED"), run.text
+    [row] = gate_project.results()["checkpoints"]
+    assert row["weights_format"] == "pickle" and row["saved_by"] == "peft"

@@ -9,7 +9,7 @@ from safetensors.torch import save_file
 from harness.checkpoint.preflight import (
     check_adapter_config_values,
     check_adapter_files,
-    check_no_pickled_weights,
+    check_one_weights_file,
     check_weights_finite,
 )
 from harness.checkpoint.safetensors_files import read_adapter_weights
@@ -53,7 +53,7 @@ def test_usable_fields_and_other_peft_types_pass(tmp_path):
 def test_finite_safetensors_without_pickle_pass(tmp_path):
     save_file({"a.lora_A.weight": torch.ones(2, 3), "steps": torch.tensor([3])},
               str(tmp_path / "adapter_model.safetensors"))
-    check_no_pickled_weights(tmp_path)
+    assert check_one_weights_file(tmp_path) == tmp_path / "adapter_model.safetensors"
     adapter = check_adapter_files(tmp_path, GOOD)
     assert set(adapter.tensors) == {"a.lora_A.weight", "steps"}  # the read the later checks use
 
