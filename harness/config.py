@@ -21,10 +21,12 @@ DATASET_ROLES = ("gate", "reference")
 
 @dataclass(frozen=True)
 class BaselineSpec:
-    """A baseline model: a display name and a hub id or local path."""
+    """A baseline model: a display name, a hub id or local path, and the revision of a hub id
+    to take from the Hugging Face cache (a full commit hash, a branch or a tag; None: main)."""
 
     name: str
     model: str
+    revision: str | None = None
 
 
 @dataclass(frozen=True)
@@ -307,7 +309,18 @@ def load_config(path: str | Path) -> GateConfig:
     baselines = []
     for index, item in enumerate(root.get("baselines", list)):
         table = _Table(source, f"baselines[{index}]", item)
-        baselines.append(BaselineSpec(name=table.get("name", str), model=table.get("model", str)))
+        revision = table.get("revision", str, None)
+        if revision is not None and not revision.strip():
+            raise ConfigError(
+                source,
+                f"[baselines[{index}]] revision is empty",
+                "give a full commit hash, a branch or a tag, or remove revision (main)",
+            )
+        baselines.append(
+            BaselineSpec(
+                name=table.get("name", str), model=table.get("model", str), revision=revision
+            )
+        )
         table.finish()
     if not baselines:
         raise ConfigError(

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from harness.checkpoint.hub_cache import cached_snapshot, describe_cached, hub_cache_dir
 from harness.errors import CheckpointError
 
 ADAPTER_CONFIG = "adapter_config.json"
@@ -48,6 +49,12 @@ class Checkpoint:
     def base_id(self) -> str | None:
         """The base model the adapter names (`base_model_name_or_path`)."""
         return self.adapter_config.get("base_model_name_or_path") if self.is_adapter else None
+
+    @property
+    def base_revision(self) -> str | None:
+        """The revision of its base the adapter names (`revision`; None: main)."""
+        revision = self.adapter_config.get("revision") if self.is_adapter else None
+        return revision if isinstance(revision, str) and revision else None
 
     @property
     def adapter_dir(self) -> Path:
@@ -200,11 +207,28 @@ def builtin_aliases() -> dict[str, Path]:
     return aliases
 
 
-def resolve_base(base_id: str, aliases: dict[str, Path], *, source: str | Path) -> Path:
+@dataclass(frozen=True)
+class ResolvedBase:
+    """Where a base model or baseline was found: its folder, and the commit of a snapshot from
+    the Hugging Face cache (None: an alias, a built-in package or a local folder)."""
+
+    path: Path
+    revision: str | None = None
+
+
+def resolve_base(
+    base_id: str,
+    aliases: dict[str, Path],
+    *,
+    source: str | Path,
+    revision: str | None = None,
+) -> ResolvedBase:
     """A local folder for a hub id or a local path, without a hub.
 
-    Committed checkpoints name a hub id (looked up in the alias table); a fresh
-    `save_pretrained` names the local base folder, which is accepted as it is.
+    Looked up in order: the [aliases] of gate.toml, the built-in aliases, the local Hugging
+    Face cache (at `revision`: a full commit hash, a branch or a tag; None: main), and last as
+    a local folder (what a fresh `save_pretrained` names). An alias or built-in package wins
+    over the cache, and is used as it is, whatever `revision` says.
     """
     table = {**builtin_aliases(), **aliases}
     if base_id in table:
@@ -215,15 +239,26 @@ def resolve_base(base_id: str, aliases: dict[str, Path], *, source: str | Path) 
                 f"the alias for '{base_id}' points to {target}, which does not exist",
                 "fix the path under [aliases] in gate.toml",
             )
-        return target
+        return ResolvedBase(target)
+    cache_dir = hub_cache_dir()
+    snapshot = cached_snapshot(base_id, revision, cache_dir, source=source)
+    if snapshot is not None:
+        return ResolvedBase(snapshot, snapshot.name)
     local = Path(base_id).expanduser()
     if local.is_dir():
-        return local
+        return ResolvedBase(local)
     known = "\n".join(f"    {k} = {v}" for k, v in table.items()) or "    (empty)"
+    at = f" at revision '{revision}'" if revision else ""
     raise CheckpointError(
         source,
-        f"base model '{base_id}' cannot be resolved offline; the alias table is:\n{known}",
-        f'add it to gate.toml:\n    [aliases]\n    "{base_id}" = "/path/to/local/model"',
+        f"base model '{base_id}'{at} cannot be resolved offline; searched:\n"
+        f"  the alias table:\n{known}\n"
+        f"  the Hugging Face cache {cache_dir} ($HF_HUB_CACHE, else $HF_HOME/hub): "
+        f"{describe_cached(base_id, cache_dir)}\n"
+        f"  the local folder {local.absolute()}: does not exist",
+        f'add it to gate.toml:\n    [aliases]\n    "{base_id}" = "/path/to/local/model"\n'
+        "  or download it into the cache where the hub can be reached: "
+        f"hf download {base_id}" + (f" --revision {revision}" if revision else ""),
     )
 
 

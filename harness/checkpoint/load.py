@@ -235,6 +235,8 @@ class LoadedCandidate:
     checkpoint: Checkpoint
     model: SentenceTransformer
     base_path: Path | None = None
+    #: the cached snapshot's commit the base was found at (None: not from the cache)
+    base_revision: str | None = None
     load_report: LoadReport | None = None
     #: whose pipeline (modules around the transformer) serves it: the checkpoint's own, or,
     #: for a plain-PEFT adapter folder (no modules.json), its base's
@@ -335,10 +337,12 @@ def load_candidate(
             "set base_model_name_or_path to the base model's hub id",
         )
     config_file = checkpoint.adapter_dir / ADAPTER_CONFIG
+    revision = checkpoint.base_revision
     if bases is not None:
-        base_path = resolve_configured_base(config_file, base_id, aliases, bases)
+        base = resolve_configured_base(config_file, base_id, aliases, bases, revision)
     else:
-        base_path = resolve_base(base_id, aliases, source=config_file)
+        base = resolve_base(base_id, aliases, source=config_file, revision=revision)
+    base_path = base.path
     check_adapter_fits_base(adapter, checkpoint.adapter_config, base_path)
     if checkpoint.ships_pipeline:
         model = load_shipped_pipeline(checkpoint.path, base_path, device)
@@ -370,6 +374,7 @@ def load_candidate(
         checkpoint,
         model,
         base_path=base_path,
+        base_revision=base.revision,
         load_report=report,
         pipeline_from="checkpoint" if checkpoint.ships_pipeline else "base",
     )

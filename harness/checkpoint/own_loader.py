@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from harness.checkpoint.checks import check_changes_embeddings, check_loaded_exactly
-from harness.checkpoint.discover import read_checkpoint, resolve_base
+from harness.checkpoint.discover import Checkpoint, read_checkpoint, resolve_base
 from harness.checkpoint.load import LoadedCandidate, load_sentence_transformer, verify_adapter_load
 from harness.checkpoint.weights_files import read_adapter_file
 from harness.config import EffectSpec
@@ -79,7 +79,7 @@ def assert_adapter_applied(
         )
     report = verify_adapter_load(holder, adapter, checkpoint.adapter_name)
     device = str(next(holder.parameters()).device)
-    base_st = _base(base, checkpoint.base_id, aliases or {}, checkpoint.path, device)
+    base_st = _base(base, checkpoint, aliases or {}, device)
     if st is None:  # a PeftModel around the inner transformer: serve it in its base's pipeline
         st = copy.deepcopy(base_st)
         st[0].model = holder
@@ -115,19 +115,21 @@ def _adapter_holder(model: Any) -> tuple[torch.nn.Module, SentenceTransformer | 
 
 def _base(
     base: SentenceTransformer | str | Path | None,
-    base_id: str | None,
+    checkpoint: Checkpoint,
     aliases: dict[str, Path],
-    source: Path,
     device: str,
 ) -> SentenceTransformer:
+    """The base given, or the one the adapter names (at its revision), resolved offline."""
     from sentence_transformers import SentenceTransformer
 
     if isinstance(base, SentenceTransformer):
         return base
     if base is None:
-        if base_id is None:
-            raise ValueError(f"{source}: adapter_config.json names no base model; pass base=")
-        base = resolve_base(base_id, aliases, source=source)
+        if checkpoint.base_id is None:
+            raise ValueError(f"{checkpoint.path}: adapter_config.json names no base; pass base=")
+        base = resolve_base(
+            checkpoint.base_id, aliases, source=checkpoint.path, revision=checkpoint.base_revision
+        ).path
     return load_sentence_transformer(base, device)
 
 

@@ -21,7 +21,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from harness.checkpoint.discover import ADAPTER_CONFIG, ADAPTER_WEIGHTS, PICKLED, resolve_base
+from harness.checkpoint.discover import (
+    ADAPTER_CONFIG,
+    ADAPTER_WEIGHTS,
+    PICKLED,
+    ResolvedBase,
+    resolve_base,
+)
 from harness.checkpoint.safetensors_files import AdapterWeights, read_tensor_shapes
 from harness.checkpoint.weights_files import read_adapter_file
 from harness.errors import CheckpointError
@@ -56,25 +62,33 @@ _LORA_PARTS: tuple[tuple[str, str, int, int, int | None], ...] = (
 
 
 def resolve_configured_base(
-    config_file: Path, base_id: str, aliases: Mapping[str, Path], bases: Mapping[str, Path]
-) -> Path:
-    """The folder of the base an adapter names, which must be one the gate is configured with.
+    config_file: Path,
+    base_id: str,
+    aliases: Mapping[str, Path],
+    bases: Mapping[str, Path],
+    revision: str | None = None,
+) -> ResolvedBase:
+    """The base an adapter names (at `revision`), which must be one the gate is configured with.
 
     `bases`: the configured bases (each baseline's model and each [aliases] entry of gate.toml)
     and the folders they resolve to. The adapter's `base_model_name_or_path` must be one of
-    them, or resolve (through the alias table, or as a local folder) to one of their folders.
+    them, or resolve (through the alias table, the Hugging Face cache, or as a local folder)
+    to one of their folders.
     """
     try:
-        resolved: Path | None = resolve_base(base_id, dict(aliases), source=config_file)
+        found: ResolvedBase | None = resolve_base(
+            base_id, dict(aliases), source=config_file, revision=revision
+        )
     except CheckpointError:
         if base_id in bases:  # configured, yet unresolvable: the resolver says why
             raise
-        resolved = None
-    if resolved is not None and (
+        found = None
+    resolved = found.path if found is not None else None
+    if found is not None and (
         base_id in bases
-        or any(resolved.resolve() == Path(path).resolve() for path in bases.values())
+        or any(found.path.resolve() == Path(path).resolve() for path in bases.values())
     ):
-        return resolved
+        return found
     where = f" (resolves to {resolved})" if resolved is not None else ""
     listed = "\n".join(f"    {name} -> {path}" for name, path in bases.items()) or "    (none)"
     raise CheckpointError(

@@ -117,6 +117,11 @@ def candidate(
     )
     pipelines = gate_session.findings.pipelines
     pipelines[checkpoint.name] = gate_session.models.candidate_pipeline(loaded)
+    if loaded.base_path is not None:
+        gate_session.findings.bases[checkpoint.name] = {
+            "path": str(loaded.base_path),
+            "revision": loaded.base_revision,
+        }
     yield loaded
     # the verdict is final only at the end of the run; one that already failed, or whose
     # battery this run did not select, needs no copy

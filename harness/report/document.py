@@ -30,7 +30,9 @@ from harness.throughput.measure import sentences_per_second_by_model
 #: set some model could not be evaluated on), evaluations[].max_score_difference, the pipeline
 #: of every baseline and checkpoint, checkpoints[].required_checks and missing_checks, the
 #: verdict INCOMPLETE (in place of NOT GATED), checkpoints[].weights_format, and the run's
-#: `shard` and `discovered` checkpoints
+#: `shard` and `discovered` checkpoints. Added since, without a version change (new keys
+#: only): baselines[].revision, checkpoints[].base_path and base_revision (a snapshot's commit
+#: from the Hugging Face cache)
 SCHEMA_VERSION = 2
 
 
@@ -81,6 +83,7 @@ def _checkpoints(
         verdict, first_failure = verdict_of(checks, missing[checkpoint.name])
         profile = findings.change_profiles.get(checkpoint.name)
         throughput = findings.throughput.get(checkpoint.name)
+        base = findings.bases.get(checkpoint.name, {})
         rows.append(
             {
                 "name": checkpoint.name,
@@ -88,6 +91,9 @@ def _checkpoints(
                 "kind": checkpoint.kind,
                 "saved_by": checkpoint.saved_by,
                 "base_model": checkpoint.base_id,
+                # where the base was found (None: not loaded, or a full model)
+                "base_path": base.get("path"),
+                "base_revision": base.get("revision"),
                 "adapter_name": checkpoint.adapter_name if checkpoint.is_adapter else None,
                 # safetensors | pickle (scanned, then loaded with weights_only); None: a full model
                 "weights_format": (
@@ -167,6 +173,7 @@ def build_results(
                 "name": b.name,
                 "model": b.model,
                 "path": b.path,
+                "revision": b.revision,
                 "weights_fingerprint": b.weights_fingerprint,
                 "pipeline": findings.pipelines.get(f"baseline/{b.name}"),
             }

@@ -21,6 +21,8 @@ class BaselineRecord:
     model: str
     path: str
     weights_fingerprint: str
+    #: the cached snapshot's commit (None: not from the Hugging Face cache)
+    revision: str | None = None
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,8 @@ RECORDED_BY = {
 class Findings:
     """Evaluations per (model, data set); per checkpoint its probe distances, change profile
     and throughput; per data set the texts the first baseline truncates; per model its
-    pipeline; per reference data set the models whose evaluation on it raised."""
+    pipeline; per adapter where its base was found; per reference data set the models whose
+    evaluation on it raised."""
 
     evaluations: dict[tuple[str, str], Evaluation] = field(default_factory=dict)
     probe_distances: dict[str, np.ndarray] = field(default_factory=dict)
@@ -39,6 +40,9 @@ class Findings:
     #: checkpoint's by its name (with whose pipeline it is and how it differs from its base's),
     #: a baseline's by its Embedder key (`baseline/<name>`)
     pipelines: dict[str, dict] = field(default_factory=dict)
+    #: per loaded adapter, where its base was found: `path`, and `revision` (the cached
+    #: snapshot's commit; None: not from the Hugging Face cache)
+    bases: dict[str, dict] = field(default_factory=dict)
     #: per reference data set, each model whose evaluation on it raised, with the message (a
     #: reference set never fails a gate test; a gating set's error fails its quality tests)
     reference_errors: dict[str, dict[str, str]] = field(default_factory=dict)

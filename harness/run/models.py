@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from harness.checkpoint.discover import resolve_base
+from harness.checkpoint.discover import ResolvedBase, resolve_base
 from harness.config import BaselineSpec, GateConfig
 from harness.embedding.embedder import Embedder
 from harness.errors import GateInputError
@@ -33,6 +33,8 @@ class LoadedBaseline:
     path: Path
     model: SentenceTransformer
     fingerprint: str
+    #: the cached snapshot's commit it was loaded from (None: not from the Hugging Face cache)
+    revision: str | None = None
 
     @property
     def key(self) -> str:
@@ -72,12 +74,19 @@ class GateModels:
 
         spec = self.config.baselines[index]
         if spec.name not in self._baselines:
-            path = resolve_base(spec.model, self.config.aliases, source=self.config.source)
-            model = load_sentence_transformer(path, self.device)
-            loaded = LoadedBaseline(spec, path, model, weights_fingerprint(model))
+            found = self._resolve(spec)
+            model = load_sentence_transformer(found.path, self.device)
+            loaded = LoadedBaseline(
+                spec, found.path, model, weights_fingerprint(model), found.revision
+            )
             self._baselines[spec.name] = loaded
             self.pipelines[loaded.key] = describe_pipeline(model)
         return self._baselines[spec.name]
+
+    def _resolve(self, spec: BaselineSpec) -> ResolvedBase:
+        return resolve_base(
+            spec.model, self.config.aliases, source=self.config.source, revision=spec.revision
+        )
 
     def loaded_baselines(self) -> list[LoadedBaseline]:
         """The baselines this run loaded, in configured order."""
@@ -110,9 +119,7 @@ class GateModels:
         bases: dict[str, Path] = {}
         for spec in self.config.baselines:
             try:
-                bases[spec.model] = resolve_base(
-                    spec.model, self.config.aliases, source=self.config.source
-                )
+                bases[spec.model] = self._resolve(spec).path
             except GateInputError:
                 continue
         bases.update(self.config.aliases)

@@ -251,7 +251,7 @@ class GateSession:
             shard=self.shard,
             discovered=self.discovered,
             baselines=[
-                BaselineRecord(b.spec.name, b.spec.model, str(b.path), b.fingerprint)
+                BaselineRecord(b.spec.name, b.spec.model, str(b.path), b.fingerprint, b.revision)
                 for b in models.loaded_baselines()
             ],
             environment={

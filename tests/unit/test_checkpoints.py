@@ -119,14 +119,14 @@ def test_distinct_paths_keep_their_order(tmp_path):
 
 
 def test_resolve_base_via_builtin_alias(tmp_path):
-    resolved = resolve_base(MINILM_HUB_ID, {}, source=tmp_path / "adapter_config.json")
+    resolved = resolve_base(MINILM_HUB_ID, {}, source=tmp_path / "adapter_config.json").path
     assert resolved == MINILM_PATH
     assert (resolved / "modules.json").is_file()
 
 
 def test_resolve_base_via_configured_alias(tmp_path):
     local = full_model_folder(tmp_path / "my-base")
-    assert resolve_base("acme/my-base", {"acme/my-base": local}, source="gate.toml") == local
+    assert resolve_base("acme/my-base", {"acme/my-base": local}, source="gate.toml").path == local
 
 
 def test_configured_alias_to_a_missing_folder_is_an_error(tmp_path):
@@ -141,7 +141,7 @@ def test_configured_alias_to_a_missing_folder_is_an_error(tmp_path):
 
 def test_resolve_base_via_local_path(tmp_path):
     local = full_model_folder(tmp_path / "base")
-    assert resolve_base(str(local), {}, source="adapter_config.json") == local
+    assert resolve_base(str(local), {}, source="adapter_config.json").path == local
 
 
 def test_unresolvable_base_lists_the_alias_table_and_how_to_add_one(tmp_path):
@@ -151,9 +151,8 @@ def test_unresolvable_base_lists_the_alias_table_and_how_to_add_one(tmp_path):
     message = error(resolve_base, "acme/unknown-model", aliases, source=source)
 
     assert message.startswith(str(source))
-    assert (
-        "base model 'acme/unknown-model' cannot be resolved offline; the alias table is:" in message
-    )
+    assert "base model 'acme/unknown-model' cannot be resolved offline; searched:" in message
+    assert "  the alias table:\n" in message
     assert f"    {MINILM_HUB_ID} = {MINILM_PATH}" in message
     assert f"    acme/other = {tmp_path / 'other'}" in message
     assert '[aliases]\n    "acme/unknown-model" = "/path/to/local/model"' in message

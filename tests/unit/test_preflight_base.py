@@ -57,13 +57,13 @@ GOOD = {
 def test_base_named_by_a_configured_id_or_resolving_to_its_folder_passes(tmp_path):
     bases = {MINILM_ID: MINILM}
     config = tmp_path / "adapter_config.json"
-    assert resolve_configured_base(config, MINILM_ID, {}, bases) == MINILM
+    assert resolve_configured_base(config, MINILM_ID, {}, bases).path == MINILM
     # what save_pretrained writes
-    assert resolve_configured_base(config, str(MINILM), {}, bases) == MINILM
+    assert resolve_configured_base(config, str(MINILM), {}, bases).path == MINILM
     local = tmp_path / "my-base"
     local.mkdir()
     aliases = {"acme/base": local}
-    assert resolve_configured_base(config, "acme/base", aliases, aliases) == local
+    assert resolve_configured_base(config, "acme/base", aliases, aliases).path == local
 
 
 def test_base_the_configuration_does_not_list_is_refused_naming_both(tmp_path):

@@ -134,10 +134,12 @@ def test_a_passing_complete_run(run):
             "name": "base-line",
             "model": "hub/id",
             "path": "/models/base",
+            "revision": None,  # not from the Hugging Face cache
             "weights_fingerprint": "f" * 64,
             "pipeline": None,  # recorded when the baseline is loaded
         }
     ]
+    assert checkpoint["base_path"] is None and checkpoint["base_revision"] is None  # not loaded
     assert doc["encode_events"] == [{"kind": "out_of_memory"}]
     json.dumps(doc)  # JSON-ready as it is
 
@@ -220,6 +222,22 @@ def test_an_ungated_checkpoint(run):
     ]
     worker = build_results(context, findings, Outcomes(), finished=FINISHED, gated_only=True)
     assert worker["complete"] is True, "another worker may gate it"
+
+
+def test_where_bases_and_baselines_were_found(run):
+    context, findings, name = run
+    commit = "1" * 40
+    snapshot = f"/hf/models--team--base/snapshots/{commit}"
+    context = replace(
+        context, baselines=[replace(context.baselines[0], path=snapshot, revision=commit)]
+    )
+    found = replace(findings, bases={name: {"path": snapshot, "revision": commit}})
+
+    doc = build_results(context, found, Outcomes(), finished=FINISHED)
+
+    assert doc["baselines"][0]["path"] == snapshot and doc["baselines"][0]["revision"] == commit
+    [checkpoint] = doc["checkpoints"]
+    assert checkpoint["base_path"] == snapshot and checkpoint["base_revision"] == commit
 
 
 def test_an_unreadable_gating_set_makes_the_run_incomplete(run, tmp_path):
