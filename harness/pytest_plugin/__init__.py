@@ -1,5 +1,9 @@
 """The release gate's pytest plugin: options, collection by checkpoint, fixtures, recorder,
-pytest-benchmark and xdist hooks. The only package of the gate that imports pytest."""
+pytest-benchmark and xdist hooks. The only package of the gate that imports pytest.
+
+Loaded through the `pytest11` entry point "harness.pytest_plugin" (so its options work
+wherever pytest puts its rootdir), and by the project's conftest.py under the same name,
+which pytest then skips."""
 
 from __future__ import annotations
 
@@ -24,6 +28,7 @@ pytest_plugins = [
     "harness.pytest_plugin.benchmarks",
     "harness.pytest_plugin.xdist",
     "harness.pytest_plugin.long_lived",
+    "harness.pytest_plugin.project",
 ]
 
 

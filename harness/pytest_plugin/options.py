@@ -24,7 +24,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--gate-config",
         default=None,
         metavar="PATH",
-        help="gate configuration (default: gate.toml in the rootdir)",
+        help="gate configuration (default: gate.toml of the project pytest is run in)",
     )
     group.addoption(
         "--checkpoint",

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from harness.config import load_config
+from harness.pytest_plugin.project import gate_config_path
 from harness.pytest_plugin.xdist import worker_id
 from harness.run.session import GateSession
 
@@ -21,8 +22,7 @@ class LazyGate:
     def get(self) -> GateSession:
         if self.session is None:
             opts = self._config.option
-            path = opts.gate_config or Path(self._config.rootpath) / "gate.toml"
-            gate_config = load_config(path)
+            gate_config = load_config(gate_config_path(self._config))
             if opts.gate_report_dir:
                 gate_config = gate_config.replace(report_dir=Path(opts.gate_report_dir).resolve())
             self.session = GateSession(
