@@ -11,6 +11,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harness.checkpoint.training_record import (
+    TrainingRecordSpec,
+    file_inside_folder,
+    parse_expectation,
+)
 from harness.errors import ConfigError
 from harness.quality.metrics import METRICS, ThresholdPolicy
 from harness.quality.pairs import FORMATS as DATASET_FORMATS
@@ -104,6 +109,8 @@ class GateConfig:
     threshold: ThresholdPolicy
     datasets: tuple[DatasetSpec, ...]
     throughput: ThroughputSpec = field(default_factory=ThroughputSpec)
+    #: [training_record]; None: no such table, so no training-record check
+    training_record: TrainingRecordSpec | None = None
 
     def replace(self, **changes: Any) -> GateConfig:
         """A copy with some fields changed (command-line overrides)."""
@@ -385,6 +392,12 @@ def load_config(path: str | Path) -> GateConfig:
     thr.finish()
 
     throughput = _throughput(source, _Table(source, "throughput", root.get("throughput", dict, {})))
+    record_table = root.get("training_record", dict, None)
+    training_record = (
+        _training_record(source, _Table(source, "training_record", record_table))
+        if record_table is not None
+        else None
+    )
 
     default_targets = _targets(source, _Table(source, "targets", root.get("targets", dict, {})))
     dataset_tables = root.get("datasets", dict, {})
@@ -413,6 +426,7 @@ def load_config(path: str | Path) -> GateConfig:
         threshold=threshold,
         datasets=datasets,
         throughput=throughput,
+        training_record=training_record,
     )
 
 
@@ -439,6 +453,34 @@ def _throughput(source: Path, table: _Table) -> ThroughputSpec:
         corpus_size=int(table.number("corpus_size", default.corpus_size, low=1, high=1_000_000)),
         rounds=int(table.number("rounds", default.rounds, low=1, high=1000)),
         required=table.get("required", bool, default.required),
+    )
+    table.finish()
+    return spec
+
+
+def _training_record(source: Path, table: _Table) -> TrainingRecordSpec:
+    """[training_record]: the record's file in each checkpoint folder, whether every checkpoint
+    needs one, and the expectations on its fields (each parsed here, so a malformed one stops
+    the run before any test)."""
+    file = table.get("file", str)
+    if not file_inside_folder(file):
+        raise ConfigError(
+            source,
+            f"[training_record] file = {file!r} does not name a file inside the checkpoint folder",
+            'give its path relative to the checkpoint folder, e.g. file = "training_metadata.json"',
+        )
+    expectations = []
+    for index, text in enumerate(table.get("expect", list, [])):
+        where = f"[training_record] expect[{index}]"
+        if not isinstance(text, str):
+            raise ConfigError(
+                source,
+                f"{where} = {text!r} must be a string",
+                'write each expectation as a string, e.g. "learning_rate == 5e-6"',
+            )
+        expectations.append(parse_expectation(text, source, where))
+    spec = TrainingRecordSpec(
+        file=file, required=table.get("required", bool, False), expectations=tuple(expectations)
     )
     table.finish()
     return spec

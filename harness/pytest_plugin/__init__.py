@@ -15,7 +15,11 @@ os.environ["TRANSFORMERS_OFFLINE"] = "1"
 import pytest  # noqa: E402
 
 from harness.errors import GateInputError  # noqa: E402
-from harness.pytest_plugin.collection import ADAPTER_ONLY, CollectionOrder  # noqa: E402
+from harness.pytest_plugin.collection import (  # noqa: E402
+    ADAPTER_ONLY,
+    TRAINING_RECORD,
+    CollectionOrder,
+)
 from harness.pytest_plugin.fixtures import passes  # noqa: E402, F401  (for gate test modules)
 from harness.pytest_plugin.recorder import GateRecorder  # noqa: E402
 from harness.pytest_plugin.session import GATE, LazyGate, gate  # noqa: E402
@@ -35,6 +39,10 @@ pytest_plugins = [
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", f"{ADAPTER_ONLY}: a gate check that applies only to adapter checkpoints"
+    )
+    config.addinivalue_line(
+        "markers",
+        f"{TRAINING_RECORD}: a gate check of the training record ([training_record] in gate.toml)",
     )
     config.stash[GATE] = LazyGate(config)
     config.pluginmanager.register(GateRecorder(config), "release-gate-recorder")

@@ -24,6 +24,9 @@ EMPTY_SHARD = pytest.StashKey[bool]()  # --shard K/N holds no checkpoint: its ga
 #: promote it, so it is not staged)
 SELECTED_CHECKS = pytest.StashKey[dict[str, set[str]]]()
 ADAPTER_ONLY = "adapter_only"
+#: a check of the checkpoint's training record: gate.toml's [training_record] says whether and
+#: to which checkpoints it applies
+TRAINING_RECORD = "training_record"
 
 
 @dataclass(frozen=True)
@@ -83,8 +86,9 @@ def _stand_in(metafunc: pytest.Metafunc, checkpoint: UnusableInput | EmptyShard,
 
 @pytest.hookimpl(trylast=True)  # after xdist's own, which marks test ids with their group
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Drop checks that do not apply to a checkpoint's kind, and list them as not applicable;
-    drop an empty shard's gate tests."""
+    """Drop checks that do not apply to a checkpoint (its kind, or a training record it lacks and
+    need not have), and list them as not applicable; drop the training-record check where gate.toml
+    has no [training_record] table, and an empty shard's gate tests."""
     note_grouping(config, items)
     kept, dropped = [], []
     selected: dict[str, set[str]] = config.stash.setdefault(SELECTED_CHECKS, {})
@@ -101,8 +105,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         params = [str(v) for k, v in callspec.params.items() if k != "checkpoint"]
         if params:  # gate_dataset, throughput_case: one check name per parametrized case
             check = f"{check}[{'-'.join(params)}]"
-        if item.get_closest_marker(ADAPTER_ONLY) and not checkpoint.is_adapter:
-            reason = f"{checkpoint.kind.replace('_', ' ')} has no adapter"
+        if item.get_closest_marker(TRAINING_RECORD) and gate(config).config.training_record is None:
+            dropped.append(item)  # no [training_record] table: the check does not exist
+            continue
+        reason = _not_applicable(item, checkpoint, config)
+        if reason is not None:
             gate(config).outcomes.not_applicable.append(
                 NotApplicable(check, checkpoint.name, reason)
             )
@@ -115,6 +122,16 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         config.hook.pytest_deselected(items=dropped)
         items[:] = kept
     _order_by_checkpoint(items)
+
+
+def _not_applicable(item: pytest.Item, checkpoint: Checkpoint, config: pytest.Config) -> str | None:
+    """Why a gate check cannot apply to this checkpoint, or None if it applies."""
+    if item.get_closest_marker(ADAPTER_ONLY) and not checkpoint.is_adapter:
+        return f"{checkpoint.kind.replace('_', ' ')} has no adapter"
+    record = gate(config).config.training_record
+    if item.get_closest_marker(TRAINING_RECORD) and record and not record.applies(checkpoint.path):
+        return f"no {record.file} in its folder ([training_record] required = false)"
+    return None
 
 
 class CollectionOrder:

@@ -32,7 +32,7 @@ from harness.throughput.measure import sentences_per_second_by_model
 #: verdict INCOMPLETE (in place of NOT GATED), checkpoints[].weights_format, and the run's
 #: `shard` and `discovered` checkpoints. Added since, without a version change (new keys
 #: only): baselines[].revision, checkpoints[].base_path and base_revision (a snapshot's commit
-#: from the Hugging Face cache)
+#: from the Hugging Face cache), checkpoints[].training_record
 SCHEMA_VERSION = 2
 
 
@@ -84,6 +84,7 @@ def _checkpoints(
         profile = findings.change_profiles.get(checkpoint.name)
         throughput = findings.throughput.get(checkpoint.name)
         base = findings.bases.get(checkpoint.name, {})
+        record = findings.training_records.get(checkpoint.name)
         rows.append(
             {
                 "name": checkpoint.name,
@@ -108,6 +109,8 @@ def _checkpoints(
                 "change_profile": profile.to_dict() if profile is not None else None,
                 "throughput": throughput.to_dict() if throughput is not None else None,
                 "pipeline": findings.pipelines.get(checkpoint.name),  # None: never loaded
+                # None: no [training_record] table, no record to read, or its check did not run
+                "training_record": record.to_dict() if record is not None else None,
             }
         )
     return rows

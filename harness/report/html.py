@@ -23,6 +23,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from sklearn.metrics import roc_curve
 
+from harness.checkpoint.training_record import show
 from harness.quality.checks import margin_note
 from harness.report.leaderboard import (
     dataset_role,
@@ -30,7 +31,12 @@ from harness.report.leaderboard import (
     leaderboard_table,
     verdict_reason,
 )
-from harness.report.terminal import evaluation_errors, failed_closed_note, profile_line
+from harness.report.terminal import (
+    evaluation_errors,
+    failed_closed_note,
+    profile_line,
+    training_record_line,
+)
 from harness.run.findings import not_measured
 from harness.run.verdicts import INCOMPLETE, PROMOTE, REJECT
 
@@ -477,6 +483,9 @@ def _checks_section(results: dict[str, Any]) -> str:
                          "<th>message</th></tr>" + "".join(rows) + "</table>")
         else:
             parts.append('<p class="note">no check ran for this checkpoint.</p>')
+        record = ckpt.get("training_record")
+        if record:
+            parts.append(_training_record_html(record))
     not_applicable = results.get("not_applicable", [])
     if not_applicable:
         parts.append("<h3>Not applicable (not run, not counted as passed)</h3>")
@@ -488,6 +497,18 @@ def _checks_section(results: dict[str, Any]) -> str:
         parts.append("<h3>Reference data sets not evaluated</h3>")
         parts.append(_table_html(["data set", "error"], sorted(missing.items())))
     return "\n".join(parts)
+
+
+def _training_record_html(record: dict[str, Any]) -> str:
+    """A checkpoint's training record: what the check found, then its fields by dotted path."""
+    parts = [f"<h4>training record <code>{e(record.get('file'))}</code></h4>",
+             f"<p>{e(training_record_line(record))}</p>"]
+    fields = record.get("fields") or {}
+    if fields:
+        parts.append(_table_html(["field", "value"],
+                                 [(path, show(value)) for path, value in fields.items()],
+                                 css="record"))
+    return "".join(parts)
 
 
 def _environment_section(results: dict[str, Any]) -> str:

@@ -71,6 +71,14 @@ def render_summary(results: dict[str, Any], report_path: str | None = None) -> s
             )
         elif checkpoint.get("kind") == "adapter":
             lines.append(f"         change profile: {not_measured('change_profile')}")
+        if checkpoint.get("training_record"):
+            lines += wrap(
+                training_record_line(checkpoint["training_record"]),
+                "           ",
+                first="         ",
+                break_on_hyphens=False,
+                break_long_words=False,
+            )
     if results["not_applicable"]:
         lines.append("not applicable (not run, not counted as passed):")
         lines += [
@@ -120,6 +128,23 @@ def failed_closed_note(results: dict[str, Any]) -> str | None:
         f"FAILED CLOSED: {len(unsound)} gate test(s) were skipped or errored; "
         "a gate that did not run a check cannot pass it"
     )
+
+
+def training_record_line(record: dict[str, Any]) -> str:
+    """results.json's `training_record` in one line: why it could not be read, the expectations
+    it missed, or how many fields it has with every expectation met."""
+    if record.get("error"):
+        return "training record: " + record["error"].splitlines()[0]
+    misses = record.get("misses") or []
+    if misses:
+        return (
+            f"training record: {len(misses)} of {record['expectations']} expectation(s) missed: "
+            + "; ".join(misses)
+        )
+    n = len(record.get("fields", {}))
+    if not record.get("expectations"):
+        return f"training record: {n} fields (no expectation set)"
+    return f"training record: {n} fields, every expectation met"
 
 
 def profile_line(profile: dict[str, Any]) -> str:

@@ -43,6 +43,9 @@ QUALITY_CHECKS = ("beats_baseline", "meets_targets", "fp_rate_under_target")
 #: tests/gate/test_throughput.py: one benchmark per case, and the merged/base ratio (adapters)
 THROUGHPUT_CASE_CHECK = "encode_throughput"
 MERGED_RATIO_CHECK = "merged_throughput_ratio"
+#: tests/gate/test_training_record.py, under a [training_record] table: for a checkpoint with the
+#: record's file, or for every checkpoint where the table sets required = true
+TRAINING_RECORD_CHECK = "training_record"
 
 
 def required_checks(checkpoint: Checkpoint, config: GateConfig, device: str) -> list[str]:
@@ -63,6 +66,8 @@ def required_checks(checkpoint: Checkpoint, config: GateConfig, device: str) -> 
         ]
         if adapter:
             required.append(MERGED_RATIO_CHECK)
+    if config.training_record is not None and config.training_record.applies(checkpoint.path):
+        required.append(TRAINING_RECORD_CHECK)
     return sorted(required)
 
 

@@ -13,6 +13,7 @@ import numpy as np
 
 if TYPE_CHECKING:
     from harness.checkpoint.change_profile import ChangeProfile
+    from harness.checkpoint.training_record import TrainingRecord
     from harness.quality.evaluate import Evaluation
     from harness.throughput.measure import CheckpointThroughput
 
@@ -21,20 +22,22 @@ RECORDED_BY = {
     "probe_distances": "test_adapter_changes_embeddings",
     "change_profile": "test_adapter_updates_every_module",
     "throughput": "test_encode_throughput",
+    "training_record": "test_training_record",
 }
 
 
 @dataclass
 class Findings:
-    """Evaluations per (model, data set); per checkpoint its probe distances, change profile
-    and throughput; per data set the texts the first baseline truncates; per model its
-    pipeline; per adapter where its base was found; per reference data set the models whose
-    evaluation on it raised."""
+    """Evaluations per (model, data set); per checkpoint its probe distances, change profile,
+    throughput and training record; per data set the texts the first baseline truncates; per
+    model its pipeline; per adapter where its base was found; per reference data set the
+    models whose evaluation on it raised."""
 
     evaluations: dict[tuple[str, str], Evaluation] = field(default_factory=dict)
     probe_distances: dict[str, np.ndarray] = field(default_factory=dict)
     change_profiles: dict[str, ChangeProfile] = field(default_factory=dict)
     throughput: dict[str, CheckpointThroughput] = field(default_factory=dict)
+    training_records: dict[str, TrainingRecord] = field(default_factory=dict)
     truncated_texts: dict[str, int] = field(default_factory=dict)
     #: each model's pipeline (modules, pooling, max_seq_length, dimension, normalize): a
     #: checkpoint's by its name (with whose pipeline it is and how it differs from its base's),

@@ -17,6 +17,7 @@ from harness.checkpoint.discover import (
     discover_checkpoints,
     select_shard,
 )
+from harness.checkpoint.training_record import TrainingRecord, examine
 from harness.config import GateConfig
 from harness.embedding.device import cuda_device_count, pinned_device, resolve_device
 from harness.errors import ConfigError, GateInputError
@@ -237,6 +238,20 @@ class GateSession:
         profile = change_profile(candidate.peft_model, candidate.checkpoint.adapter_name)
         self.findings.change_profiles[candidate.checkpoint.name] = profile
         return profile
+
+    def training_record(self, checkpoint: Checkpoint) -> TrainingRecord:
+        """The checkpoint's training record, read from its folder and held to [training_record]
+        (no model is loaded); recorded for results.json."""
+        spec = self.config.training_record
+        if spec is None:
+            raise ConfigError(
+                self.config.source,
+                "the training-record check ran, but gate.toml has no [training_record] table",
+                "add a [training_record] table, or deselect test_training_record",
+            )
+        record = examine(checkpoint.path, spec)
+        self.findings.training_records[checkpoint.name] = record
+        return record
 
     # ---- the run's context ------------------------------------------------------------------
 

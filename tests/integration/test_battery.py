@@ -41,17 +41,30 @@ test_split = "test"
 """
 
 
-@pytest.mark.parametrize("throughput_required", [True, False], ids=["throughput", "no-throughput"])
-def test_the_declared_battery_is_what_tests_gate_collects(
-    gate_project, pytester, throughput_required
-):
-    for module in ("test_behaviour.py", "test_quality.py", "test_throughput.py"):
+#: a [training_record] table; a checkpoint without the file is not applicable, not required
+TRAINING_RECORD = """
+[training_record]
+file = "training_metadata.json"
+expect = ["learning_rate == 5e-6"]
+"""
+GATE_MODULES = (
+    "test_behaviour.py",
+    "test_quality.py",
+    "test_throughput.py",
+    "test_training_record.py",
+)
+
+
+def collect(gate_project, pytester, *, record: str | None = None) -> dict[str, set[str]]:
+    """Every module of tests/gate in the project, an adapter (with a training_metadata.json
+    holding `record`, if given) and a full model: the checks collected per checkpoint."""
+    for module in GATE_MODULES:
         gate_project.include(module)
     data = (REPO / "fixtures" / "it_incidents.jsonl").as_posix()
     gate_project.replace_datasets(TWO_GATING_SETS.format(path=data))
-    if not throughput_required:
-        gate_project.set_config("[throughput]\n", "[throughput]\nrequired = false\n")
-    adapter_folder(gate_project.checkpoint_path("adapter"), st_layout=True)
+    adapter = adapter_folder(gate_project.checkpoint_path("adapter"), st_layout=True)
+    if record is not None:
+        (adapter / "training_metadata.json").write_text(record, encoding="utf-8")
     gate_project.stub_checkpoint("full")
 
     items, _ = pytester.inline_genitems("-m", "gpu", "--device=cpu", "-p", "no:cacheprovider")
@@ -61,16 +74,44 @@ def test_the_declared_battery_is_what_tests_gate_collects(
         if CHECK in item.stash:
             name, check = item.stash[CHECK]
             collected[name].add(check)
+    return collected
+
+
+def battery(gate_project) -> dict[str, list[str]]:
     config = load_config(gate_project.path / "gate.toml")
     checkpoints = discover_checkpoints(gate_project.path / "models")
     assert [c.name for c in checkpoints] == ["adapter", "full"]
-    for checkpoint in checkpoints:
-        required = required_checks(checkpoint, config, "cpu")
+    return {c.name: required_checks(c, config, "cpu") for c in checkpoints}
+
+
+@pytest.mark.parametrize("throughput_required", [True, False], ids=["throughput", "no-throughput"])
+def test_the_declared_battery_is_what_tests_gate_collects(
+    gate_project, pytester, throughput_required
+):
+    if not throughput_required:
+        gate_project.set_config("[throughput]\n", "[throughput]\nrequired = false\n")
+
+    collected = collect(gate_project, pytester)
+
+    for name, required in battery(gate_project).items():
         if throughput_required:
-            assert sorted(collected[checkpoint.name]) == required
+            assert sorted(collected[name]) == required
         else:  # collected, counted when run, not required
-            throughput = {c for c in collected[checkpoint.name] if "throughput" in c}
+            throughput = {c for c in collected[name] if "throughput" in c}
             assert throughput and not throughput & set(required)
-            assert sorted(collected[checkpoint.name] - throughput) == required
+            assert sorted(collected[name] - throughput) == required
         assert "meets_targets[incidents_again]" in required
         assert not any("shown_only" in check for check in required)
+        assert "training_record" not in required  # no [training_record] table: no such check
+
+
+def test_the_training_record_is_in_the_battery_where_the_record_is(gate_project, pytester):
+    gate_project.set_config("[throughput]\n", TRAINING_RECORD + "\n[throughput]\n")
+
+    collected = collect(gate_project, pytester, record='{"learning_rate": 5e-06}')
+
+    required = battery(gate_project)
+    assert sorted(collected["adapter"]) == required["adapter"]
+    assert sorted(collected["full"]) == required["full"]
+    assert "training_record" in required["adapter"]
+    assert "training_record" not in required["full"]  # not applicable: no file, not required
