@@ -521,6 +521,11 @@ def test_non_utf8_bytes_name_the_line(tmp_path: Path, fmt: str) -> None:
         pytest.param(
             "csv", "sentence1,sentence2,score\n", "no sentence pairs", id="csv-header-only"
         ),
+        pytest.param("tsv", "", "empty", id="tsv-empty"),
+        pytest.param(
+            "tsv", "sentence1\tsentence2\tscore\n", "no sentence pairs", id="tsv-header-only"
+        ),
+        pytest.param("json", "[]", "no sentence pairs", id="json-empty-array"),
     ],
 )
 def test_empty_files_are_refused(tmp_path: Path, fmt: str, text: str, fragment: str) -> None:
