@@ -18,6 +18,7 @@ from harness.checkpoint.training_record import (
 )
 from harness.errors import ConfigError
 from harness.quality.metrics import METRICS, ThresholdPolicy
+from harness.quality.pairs import COLUMN_KEYS, MAPPED_FORMATS
 from harness.quality.pairs import FORMATS as DATASET_FORMATS
 
 DEVICE_PATTERN = re.compile(r"^(auto|cpu|cuda|cuda:\d+)$")
@@ -47,6 +48,8 @@ class DatasetSpec:
     test_split: str | None = None
     binary_cutoff: float | None = None
     targets: dict[str, float] = field(default_factory=dict)
+    #: the file's name for a pair column, by key (sentence1, score, ...); unmapped keys as is
+    columns: dict[str, str] = field(default_factory=dict)
 
     @property
     def gates(self) -> bool:
@@ -249,10 +252,49 @@ def _dataset(source: Path, name: str, data: Any, default_targets: dict[str, floa
         test_split=table.get("test_split", str, None),
         binary_cutoff=table.number("binary_cutoff", None),
         targets=targets if role == "gate" else {},
+        columns=_columns(source, name, fmt, table.get("columns", dict, {})),
     )
     table.finish()
     _check_calibration_part(source, spec)
     return spec
+
+
+def _columns(source: Path, name: str, fmt: str, data: dict[str, Any]) -> dict[str, str]:
+    """[datasets.NAME] columns: the file's column name for each pair column it renames."""
+    table = f"[datasets.{name}] columns"
+    if data and fmt not in MAPPED_FORMATS:
+        raise ConfigError(
+            source,
+            f"{table} renames columns, but format '{fmt}' has a fixed layout",
+            f"remove columns (the {fmt} reader knows its columns), or use a format with a "
+            f"header: {', '.join(MAPPED_FORMATS)}",
+        )
+    for key, value in data.items():
+        if key not in COLUMN_KEYS:
+            close = difflib.get_close_matches(key, COLUMN_KEYS, n=1)
+            hint = f"did you mean '{close[0]}'? " if close else ""
+            raise ConfigError(
+                source,
+                f"unknown key '{key}' in {table}",
+                f"{hint}columns maps these keys to the file's column names: "
+                f"{', '.join(COLUMN_KEYS)}",
+            )
+        if not isinstance(value, str) or not value.strip():
+            raise ConfigError(
+                source,
+                f"{table} {key} = {value!r} must be a non-empty string",
+                f'give the name of the file\'s column, e.g. {key} = "my_{key}"',
+            )
+    seen: dict[str, str] = {}
+    for key, value in data.items():
+        if value in seen:
+            raise ConfigError(
+                source,
+                f"{table} maps both {seen[value]} and {key} to column '{value}'",
+                "map each key to a different column",
+            )
+        seen[value] = key
+    return dict(data)
 
 
 def _check_calibration_part(source: Path, spec: DatasetSpec) -> None:

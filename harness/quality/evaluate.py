@@ -54,13 +54,20 @@ def load_dataset(spec: DatasetSpec, policy: ThresholdPolicy) -> LoadedDataset:
     every metric asked of each part is defined there (the threshold `policy` says whether the
     calibration part is used)."""
     _check_paths_exist(spec)
-    data = read_pairs(spec.path, spec.format, name=spec.name, binary_cutoff=spec.binary_cutoff)
+    data = read_pairs(
+        spec.path,
+        spec.format,
+        name=spec.name,
+        binary_cutoff=spec.binary_cutoff,
+        columns=spec.columns,
+    )
     if spec.calibration_path is not None:
         calibration = read_pairs(
             spec.calibration_path,
             spec.format,
             name=f"{spec.name}/calibration",
             binary_cutoff=spec.binary_cutoff,
+            columns=spec.columns,
         )
         test = data.split(spec.test_split) if spec.test_split else data
     elif spec.calibration_split:

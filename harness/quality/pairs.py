@@ -1,20 +1,20 @@
-"""Read sentence-pair evaluation data (JSONL, STS-B, MRPC, CSV) into one validated form.
+"""Read sentence-pair evaluation data (JSONL, JSON, CSV, TSV, Parquet, STS-B, MRPC) into one
+validated form.
 
-Every reader returns a :class:`PairDataset`. Any input the gate cannot use raises
-:class:`~harness.errors.DataError` naming the file, the 1-based physical line, the
-problem and the fix. Each data set carries a content fingerprint (SHA-256 over texts,
-scores, labels, splits and slices) that does not depend on the file format, line
-endings or a byte-order mark, so reports can prove which data a verdict was made on.
+:func:`read_pairs` returns a :class:`PairDataset`; every format's records go through the same
+checks. Any input the gate cannot use raises :class:`~harness.errors.DataError` naming the
+file, the place (1-based physical line, JSON item or Parquet row), the problem and the fix.
+Each data set carries a content fingerprint (SHA-256 over texts, scores, labels, splits and
+slices) that does not depend on the file format, line endings or a byte-order mark, so
+reports can prove which data a verdict was made on.
 """
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import json
 import math
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,14 +22,24 @@ from typing import Any
 import numpy as np
 
 from harness.errors import DataError
+from harness.quality.pair_files import FIXED_LAYOUTS, READERS, PairRecords, Place, read_records
 
-__all__ = ["FORMATS", "PairDataset", "read_pairs", "read_sentences"]
+__all__ = [
+    "COLUMN_KEYS",
+    "FORMATS",
+    "MAPPED_FORMATS",
+    "PairDataset",
+    "read_pairs",
+    "read_sentences",
+]
 
-FORMATS: tuple[str, ...] = ("jsonl", "stsb", "mrpc", "csv")
-
+FORMATS: tuple[str, ...] = tuple(READERS)
+#: formats with a header (or field names), whose columns gate.toml may rename
+MAPPED_FORMATS: tuple[str, ...] = tuple(f for f in FORMATS if f not in FIXED_LAYOUTS)
+_REQUIRED = ("sentence1", "sentence2")
 _OPTIONAL = ("score", "label", "split", "slice")
-_STSB_MIN_COLUMNS = 7  # genre, file, year, id, score, sentence 1, sentence 2 (+ ignored extras)
-_MRPC_COLUMNS = {"label": "Quality", "sentence1": "#1 String", "sentence2": "#2 String"}
+#: the columns a pair file may have, under these names unless gate.toml's columns renames them
+COLUMN_KEYS: tuple[str, ...] = _REQUIRED + _OPTIONAL
 _FINGERPRINT_VERSION = "pair-dataset-v1"
 
 
@@ -247,9 +257,8 @@ def _fingerprint(
 
 @dataclass
 class _Row:
-    """One parsed row before it is turned into columns."""
+    """One checked row before it is turned into columns."""
 
-    line: int
     sentence1: str
     sentence2: str
     score: float | None = None
@@ -264,34 +273,46 @@ def read_pairs(
     *,
     name: str | None = None,
     binary_cutoff: float | None = None,
+    columns: Mapping[str, str] | None = None,
 ) -> PairDataset:
     """Read a pair file in format *fmt* (one of :data:`FORMATS`) into a :class:`PairDataset`.
 
     *name* defaults to the file's stem. With *binary_cutoff*, data that has scores but no
     labels gets ``labels = score >= binary_cutoff``; a file's own labels are always kept.
-    Raises DataError for a missing/unreadable/non-UTF-8 file, an unknown format, an empty
-    file, any bad row (with its line) and data with neither scores nor labels.
+    *columns* maps a key of :data:`COLUMN_KEYS` to the file's name for that column (e.g.
+    ``{"score": "relatedness_score"}``); unmapped keys keep their own name. It applies to
+    :data:`MAPPED_FORMATS` only. Raises DataError for a missing/unreadable/non-UTF-8 file, an
+    unknown format, an empty file, any bad row (with its place) and data with neither scores
+    nor labels.
     """
     p = Path(path)
-    readers: dict[str, Callable[[Path, str], list[_Row]]] = {
-        "jsonl": _read_jsonl,
-        "stsb": _read_stsb,
-        "mrpc": _read_mrpc,
-        "csv": _read_csv,
-    }
-    if fmt not in readers:
+    if fmt not in FORMATS:
         raise DataError(p, f"unknown data format {fmt!r}", f"use one of: {', '.join(FORMATS)}")
+    unknown = sorted(set(columns or {}) - set(COLUMN_KEYS))
+    if unknown:
+        raise DataError(
+            p,
+            f"columns names unknown key(s) {', '.join(map(repr, unknown))}",
+            f"map only these keys to the file's column names: {', '.join(COLUMN_KEYS)}",
+        )
+    if columns and fmt not in MAPPED_FORMATS:
+        raise DataError(
+            p,
+            f"format {fmt!r} has a fixed layout, so its columns cannot be renamed",
+            f"remove columns, or use a format with a header: {', '.join(MAPPED_FORMATS)}",
+        )
     if binary_cutoff is not None and not _is_finite_number(binary_cutoff):
         raise DataError(
             p,
             f"binary_cutoff must be a finite number, got {binary_cutoff!r}",
             "set binary_cutoff to a score threshold such as 4.0 (STS-B scale), or leave it unset",
         )
-    rows = readers[fmt](p, _read_text(p))
-    if not rows:
+    found = read_records(p, fmt)
+    if not found.records:
         raise DataError(
             p, "the file holds no sentence pairs", "point to a file with at least one pair"
         )
+    rows = _rows(p, found, FIXED_LAYOUTS.get(fmt, dict(columns or {})))
 
     s1 = [r.sentence1 for r in rows]
     s2 = [r.sentence2 for r in rows]
@@ -334,106 +355,169 @@ def _is_finite_number(value: Any) -> bool:
         return False
 
 
-def _read_text(path: Path) -> str:
-    """Read *path* as strict UTF-8, dropping a leading byte-order mark."""
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise DataError(
+# --------------------------------------------------------------------------- checking rows
+
+
+def _rows(path: Path, found: PairRecords, mapping: Mapping[str, str]) -> list[_Row]:
+    """Check every record of *found* and turn it into a row; *mapping* gives the file's name of
+    each key's column (unmapped keys keep their own name, unless a mapped column took it)."""
+    taken = set(mapping.values())
+    names = {
+        key: mapping.get(key, key)
+        for key in COLUMN_KEYS
+        if key in mapping or key in _REQUIRED or key not in taken
+    }
+
+    def missing(key: str, where: Place, found_names: str) -> DataError:
+        column = names[key]
+        if key in mapping and mapping[key] != key:
+            return where.error(
+                path,
+                f"missing column {column!r}{found_names}; gate.toml's columns of this data "
+                f'set reads {key} from it ({key} = "{column}")',
+                f"set {key} in columns to the name the file gives that column, or add a "
+                f"{column!r} column to the file",
+            )
+        return where.error(
             path,
-            "file not found",
-            "check the path, or create the file (paths are relative to the working directory)",
-        ) from None
-    except IsADirectoryError:
-        raise DataError(
-            path, "is a directory, not a file", "point to the data file itself"
-        ) from None
-    except OSError as exc:
-        raise DataError(
-            path, f"cannot read the file ({exc.strerror or exc})", "check the file's permissions"
-        ) from None
-    try:
-        return data.decode("utf-8-sig", errors="strict")
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise DataError(
-            path,
-            f"byte 0x{data[exc.start]:02x} at offset {exc.start} is not valid UTF-8 ({exc.reason})",
-            "re-save the file as UTF-8",
-            line=line,
-        ) from None
+            f"missing column {column!r}{found_names}",
+            f"add a {column!r} column to every row, or name the file's column for {key} in "
+            f'gate.toml: columns = {{ {key} = "..." }} in [datasets.NAME]',
+        )
+
+    records = found.records
+    if found.header is not None:
+        header, where = found.header
+        for column in dict.fromkeys(header):
+            if header.count(column) > 1:
+                raise where.error(
+                    path,
+                    f"column {column!r} appears {header.count(column)} times in the header",
+                    "give every column a distinct name",
+                )
+        listing = f" in the header (found: {', '.join(map(repr, header))})"
+        for key in names:
+            if names[key] not in header and (key in _REQUIRED or key in mapping):
+                raise missing(key, where, listing)
+        present = [key for key in _OPTIONAL if key in names and names[key] in header]
+    else:
+        for where, obj in records:
+            for key in _REQUIRED:
+                if names[key] not in obj:
+                    raise missing(key, where, "")
+        present = []
+        for key in (k for k in _OPTIONAL if k in names):
+            column = names[key]
+            first = next((w for w, obj in records if column in obj), None)
+            if first is None:
+                if key in mapping:
+                    raise missing(key, records[0][0], "")
+                continue
+            gap = next((w for w, obj in records if column not in obj), None)
+            if gap is not None:
+                raise gap.error(
+                    path,
+                    f"missing column {column!r}, which other rows have (e.g. {first})",
+                    f"give every row a {column!r} field, or remove it from all rows",
+                )
+            present.append(key)
+
+    check = _TEXT_CHECKS if found.text else _VALUE_CHECKS
+    rows = []
+    for where, obj in records:
+        row = _Row(
+            _sentence(path, where, names["sentence1"], obj[names["sentence1"]]),
+            _sentence(path, where, names["sentence2"], obj[names["sentence2"]]),
+        )
+        for key in present:
+            setattr(row, key, check[key](path, where, key, names[key], obj[names[key]]))
+        rows.append(row)
+    return rows
 
 
-def _lines(text: str) -> Iterator[tuple[int, str]]:
-    """Yield (1-based physical line number, line without its LF/CRLF ending)."""
-    for number, line in enumerate(text.split("\n"), start=1):
-        yield number, line[:-1] if line.endswith("\r") else line
+def _called(key: str, column: str) -> str:
+    """How an error names a value: its key, and the file's column where that differs."""
+    return key if key == column else f"{key} (column {column!r})"
 
 
-def _sentence(path: Path, line: int, column: str, value: Any) -> str:
+def _sentence(path: Path, where: Place, column: str, value: Any) -> str:
     if not isinstance(value, str):
-        raise DataError(
+        raise where.error(
             path,
             f"{column} must be a string, got {_describe(value)}",
-            f"write {column} as a JSON string",
-            line=line,
+            f"write {column} as text (a JSON string, a Parquet string column)",
         )
     if not value.strip():
-        raise DataError(
+        raise where.error(
             path,
             f"empty sentence in column {column!r}",
             "give every pair two non-empty sentences",
-            line=line,
         )
     return value
 
 
-def _score_text(path: Path, line: int, column: str, text: str) -> float:
+def _score_text(path: Path, where: Place, key: str, column: str, text: str) -> float:
     cell = text.strip()
     try:
         if "_" in cell:
             raise ValueError(cell)
         value = float(cell)
     except ValueError:
-        raise DataError(
+        raise where.error(
             path,
             f"score {text!r} in column {column!r} is not a number",
             "write the score as a decimal number such as 3.8",
-            line=line,
         ) from None
-    return _finite(path, line, column, value)
+    return _finite(path, where, column, value)
 
 
-def _finite(path: Path, line: int, column: str, value: float) -> float:
+def _score_value(path: Path, where: Place, key: str, column: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise where.error(
+            path,
+            f"{_called(key, column)} must be a number, got {_describe(value)}",
+            "write the score as a number such as 3.8 (in JSON: no quotes)",
+        )
+    return _finite(path, where, column, float(value))
+
+
+def _finite(path: Path, where: Place, column: str, value: float) -> float:
     if not math.isfinite(value):
-        raise DataError(
+        raise where.error(
             path,
             f"score in column {column!r} is {value} (NaN or infinite)",
             "replace it with a finite number, or drop the row",
-            line=line,
         )
     return value
 
 
-def _label_text(path: Path, line: int, column: str, text: str) -> int:
+def _label_text(path: Path, where: Place, key: str, column: str, text: str) -> int:
     cell = text.strip()
     if cell not in ("0", "1"):
-        raise DataError(
+        raise where.error(
             path,
             f"label {text!r} in column {column!r} is not 0 or 1",
             "write labels as 0 (not a match) or 1 (match)",
-            line=line,
         )
     return int(cell)
 
 
-def _tag(path: Path, line: int, column: str, value: Any) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise DataError(
+def _label_value(path: Path, where: Place, key: str, column: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value not in (0, 1):
+        raise where.error(
             path,
-            f"{column} must be a non-empty string, got {_describe(value)}",
-            f"give every row a non-empty {column} name",
-            line=line,
+            f"{_called(key, column)} must be 0 or 1, got {_describe(value)}",
+            "write labels as the integers 0 or 1 (in JSON: no quotes, not true/false)",
+        )
+    return int(value)
+
+
+def _tag(path: Path, where: Place, key: str, column: str, value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise where.error(
+            path,
+            f"{_called(key, column)} must be a non-empty string, got {_describe(value)}",
+            f"give every row a non-empty {key} name",
         )
     return value
 
@@ -443,239 +527,24 @@ def _describe(value: Any) -> str:
         return "null"
     if isinstance(value, str):
         return repr(value)
-    return f"{type(value).__name__} {json.dumps(value)[:40]}"
+    try:
+        shown = json.dumps(value)
+    except (TypeError, ValueError):
+        shown = repr(value)
+    return f"{type(value).__name__} {shown[:40]}"
 
 
-# --------------------------------------------------------------------------- formats
-
-
-def _read_jsonl(path: Path, text: str) -> list[_Row]:
-    """One JSON object per line; blank lines skipped; optional columns must be in every row."""
-    records: list[tuple[int, dict[str, Any]]] = []
-    for number, line in _lines(text):
-        if not line.strip():
-            continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise DataError(
-                path,
-                f"invalid JSON ({exc.msg} at column {exc.colno})",
-                "write one complete JSON object per line (JSON Lines)",
-                line=number,
-            ) from None
-        if not isinstance(obj, dict):
-            raise DataError(
-                path,
-                f"expected a JSON object, got {type(obj).__name__}",
-                'write each line as {"sentence1": ..., "sentence2": ..., "score": ...}',
-                line=number,
-            )
-        for column in ("sentence1", "sentence2"):
-            if column not in obj:
-                raise DataError(
-                    path,
-                    f"missing column {column!r}",
-                    "give every row both 'sentence1' and 'sentence2'",
-                    line=number,
-                )
-        records.append((number, obj))
-
-    for column in _OPTIONAL:
-        if any(column in obj for _, obj in records):
-            missing = next((n for n, obj in records if column not in obj), None)
-            if missing is not None:
-                first = next(n for n, obj in records if column in obj)
-                raise DataError(
-                    path,
-                    f"missing column {column!r}, which other rows have (e.g. line {first})",
-                    f"give every row a {column!r} field, or remove it from all rows",
-                    line=missing,
-                )
-
-    rows = []
-    for number, obj in records:
-        row = _Row(
-            number,
-            _sentence(path, number, "sentence1", obj["sentence1"]),
-            _sentence(path, number, "sentence2", obj["sentence2"]),
-        )
-        if "score" in obj:
-            value = obj["score"]
-            if isinstance(value, bool) or not isinstance(value, int | float):
-                raise DataError(
-                    path,
-                    f"score must be a number, got {_describe(value)}",
-                    "write the score as a JSON number such as 3.8 (no quotes)",
-                    line=number,
-                )
-            row.score = _finite(path, number, "score", float(value))
-        if "label" in obj:
-            value = obj["label"]
-            if isinstance(value, bool) or not isinstance(value, int) or value not in (0, 1):
-                raise DataError(
-                    path,
-                    f"label must be 0 or 1, got {_describe(value)}",
-                    "write labels as the JSON integers 0 or 1",
-                    line=number,
-                )
-            row.label = int(value)
-        if "split" in obj:
-            row.split = _tag(path, number, "split", obj["split"])
-        if "slice" in obj:
-            row.slice = _tag(path, number, "slice", obj["slice"])
-        rows.append(row)
-    return rows
-
-
-def _read_stsb(path: Path, text: str) -> list[_Row]:
-    """STS Benchmark: tab-separated, no header, no quoting; columns 5-7 are score, s1, s2."""
-    rows = []
-    for number, line in _lines(text):
-        if not line.strip():
-            continue
-        cells = line.split("\t")
-        if len(cells) < _STSB_MIN_COLUMNS:
-            raise DataError(
-                path,
-                f"wrong number of columns: {len(cells)} tab-separated columns, "
-                f"STS-B rows need at least {_STSB_MIN_COLUMNS} "
-                "(genre, file, year, id, score, sentence1, sentence2)",
-                "check that the columns are separated by tabs and no column is missing",
-                line=number,
-            )
-        rows.append(
-            _Row(
-                number,
-                _sentence(path, number, "sentence1", cells[5]),
-                _sentence(path, number, "sentence2", cells[6]),
-                score=_score_text(path, number, "score", cells[4]),
-            )
-        )
-    return rows
-
-
-def _read_mrpc(path: Path, text: str) -> list[_Row]:
-    """MRPC: tab-separated with a header; label from 'Quality', texts from '#1/#2 String'."""
-    lines = _lines(text)
-    header: list[str] | None = None
-    header_line = 0
-    for number, line in lines:
-        if line.strip():
-            header = [cell.strip() for cell in line.split("\t")]
-            header_line = number
-            break
-    if header is None:
-        raise DataError(
-            path, "the file is empty (no header line)", "point to a non-empty MRPC file"
-        )
-    index: dict[str, int] = {}
-    for key, column in _MRPC_COLUMNS.items():
-        if column not in header:
-            raise DataError(
-                path,
-                f"missing column {column!r} in the header (found: {', '.join(map(repr, header))})",
-                "use the MRPC header 'Quality<TAB>#1 ID<TAB>#2 ID<TAB>#1 String<TAB>#2 String'",
-                line=header_line,
-            )
-        index[key] = header.index(column)
-    rows = []
-    for number, line in lines:
-        if not line.strip():
-            continue
-        cells = line.split("\t")
-        if len(cells) != len(header):
-            raise DataError(
-                path,
-                f"wrong number of columns: {len(cells)} tab-separated columns, "
-                f"the header has {len(header)}",
-                "check that the columns are separated by tabs and no sentence contains a tab",
-                line=number,
-            )
-        rows.append(
-            _Row(
-                number,
-                _sentence(path, number, "#1 String", cells[index["sentence1"]]),
-                _sentence(path, number, "#2 String", cells[index["sentence2"]]),
-                label=_label_text(path, number, "Quality", cells[index["label"]]),
-            )
-        )
-    return rows
-
-
-def _read_csv(path: Path, text: str) -> list[_Row]:
-    """Comma-separated with a header: sentence1, sentence2 and optional score/label/split/slice."""
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
-    last_line = 0
-
-    def records() -> Iterator[tuple[int, list[str]]]:
-        nonlocal last_line
-        while True:
-            start = last_line + 1
-            try:
-                cells = next(reader)
-            except StopIteration:
-                return
-            except csv.Error as exc:
-                raise DataError(
-                    path,
-                    f"malformed CSV ({exc})",
-                    'quote fields that contain commas, quotes or line breaks ("a ""quoted"" word")',
-                    line=start,
-                ) from None
-            last_line = reader.line_num
-            if len(cells) > 1 or (cells and cells[0].strip()):  # skip blank lines
-                yield start, cells
-
-    it = records()
-    first = next(it, None)
-    if first is None:
-        raise DataError(path, "the file is empty (no header line)", "point to a non-empty CSV file")
-    header_line, raw_header = first
-    header = [cell.strip() for cell in raw_header]
-    for column in dict.fromkeys(header):
-        if header.count(column) > 1:
-            raise DataError(
-                path,
-                f"column {column!r} appears {header.count(column)} times in the header",
-                "give every column a distinct name",
-                line=header_line,
-            )
-    for column in ("sentence1", "sentence2"):
-        if column not in header:
-            raise DataError(
-                path,
-                f"missing column {column!r} in the header (found: {', '.join(map(repr, header))})",
-                "start the file with a header such as 'sentence1,sentence2,score'",
-                line=header_line,
-            )
-    col = {
-        name: header.index(name)
-        for name in ("sentence1", "sentence2", *_OPTIONAL)
-        if name in header
-    }
-    rows = []
-    for number, cells in it:
-        if len(cells) != len(header):
-            raise DataError(
-                path,
-                f"wrong number of columns: {len(cells)} comma-separated columns, "
-                f"the header has {len(header)}",
-                "quote fields that contain commas, and give every row one value per header column",
-                line=number,
-            )
-        row = _Row(
-            number,
-            _sentence(path, number, "sentence1", cells[col["sentence1"]]),
-            _sentence(path, number, "sentence2", cells[col["sentence2"]]),
-        )
-        if "score" in col:
-            row.score = _score_text(path, number, "score", cells[col["score"]])
-        if "label" in col:
-            row.label = _label_text(path, number, "label", cells[col["label"]])
-        if "split" in col:
-            row.split = _tag(path, number, "split", cells[col["split"]])
-        if "slice" in col:
-            row.slice = _tag(path, number, "slice", cells[col["slice"]])
-        rows.append(row)
-    return rows
+_Check = Callable[[Path, Place, str, str, Any], Any]
+#: how each optional column is checked, for text cells and for typed values
+_TEXT_CHECKS: dict[str, _Check] = {
+    "score": _score_text,
+    "label": _label_text,
+    "split": _tag,
+    "slice": _tag,
+}
+_VALUE_CHECKS: dict[str, _Check] = {
+    "score": _score_value,
+    "label": _label_value,
+    "split": _tag,
+    "slice": _tag,
+}

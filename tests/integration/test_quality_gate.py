@@ -2,7 +2,8 @@
 
 A candidate identical to its baseline must be called out as such; the baseline is encoded
 once and then served from the on-disk cache; results.json carries every number a reviewer
-needs; a missing gating set fails the run while a missing reference set is only named.
+needs; a missing gating set fails the run while a missing reference set is only named; a
+gating set kept under other column names is read through gate.toml's `columns`.
 """
 
 from __future__ import annotations
@@ -233,3 +234,47 @@ def test_a_real_improvement_beats_the_baseline_at_min_delta_zero(quality_project
         low, high = evaluation["metrics"][metric]["delta_ci"]
         assert 0.0 < low < high, (metric, low, high)
     assert evaluation["metrics"]["spearman"]["delta"] == pytest.approx(0.024, abs=0.005)
+
+
+def test_a_gating_set_read_through_a_column_mapping_is_the_same_data(
+    quality_project, good_adapter, tmp_path
+):
+    """The bundled gating set as another team keeps it (Parquet, its own column names) and read
+    through gate.toml's `columns`: the gate evaluates the very pairs of the JSONL file."""
+    import json
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from paths import REPO
+
+    from harness.quality.pairs import read_pairs
+
+    source = REPO / "fixtures" / "it_incidents.jsonl"
+    names = {"sentence1": "ticket", "sentence2": "article", "label": "match", "split": "part"}
+    rows = [
+        {names.get(key, key): value for key, value in json.loads(line).items()}
+        for line in source.read_text(encoding="utf-8").splitlines()
+        if line.strip()
+    ]
+    path = tmp_path / "incidents.parquet"
+    pq.write_table(pa.Table.from_pylist(rows), path)
+    quality_project.replace_datasets(
+        '[datasets.it_incidents]\nrole = "gate"\n'
+        f'path = "{path.as_posix()}"\nformat = "parquet"\n'
+        'columns = { sentence1 = "ticket", sentence2 = "article", label = "match", '
+        'split = "part" }\n'
+        'calibration_split = "calibration"\ntest_split = "test"\n'
+    )
+
+    quality_project.run(good_adapter)
+
+    results = quality_project.results()
+    (dataset,) = results["datasets"]
+    assert "fingerprint" in dataset, dataset  # read, not "unreadable"
+    original = read_pairs(source, "jsonl")
+    assert dataset["fingerprint"] == original.split("test").fingerprint
+    assert dataset["calibration_fingerprint"] == original.split("calibration").fingerprint
+    (checkpoint,) = results["checkpoints"]
+    checks = {c["check"]: c["outcome"] for c in checkpoint["checks"]}
+    quality = {k: v for k, v in checks.items() if k.endswith("[it_incidents]")}
+    assert len(quality) == 3 and set(quality.values()) <= {"passed", "failed"}, checks

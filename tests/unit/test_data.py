@@ -1,4 +1,4 @@
-"""Unit tests for harness.quality.pairs: the four pair readers, their errors, fingerprints and
+"""Unit tests for harness.quality.pairs: the pair readers, their errors, fingerprints and
 helpers."""
 
 from __future__ import annotations
@@ -484,13 +484,18 @@ def test_line_numbers_are_physical_with_crlf_and_bom(tmp_path: Path, bom: bool) 
         read_pairs(path, "mrpc")
 
 
-@pytest.mark.parametrize("fmt", FORMATS)
+TEXT_FORMATS = [fmt for fmt in FORMATS if fmt != "parquet"]
+
+
+@pytest.mark.parametrize("fmt", TEXT_FORMATS)
 def test_non_utf8_bytes_name_the_line(tmp_path: Path, fmt: str) -> None:
     good = {
         "jsonl": jsonl({"sentence1": "a", "sentence2": "b", "score": 1}) * 2,
+        "json": '[{"sentence1": "a", "sentence2": "b", "score": 1},\n',
         "stsb": STSB_TEXT,
         "mrpc": MRPC_TEXT,
         "csv": "sentence1,sentence2,score\na,b,1\nc,d,2\n",
+        "tsv": "sentence1\tsentence2\tscore\na\tb\t1\nc\td\t2\n",
     }[fmt]
     path = tmp_path / f"latin1.{fmt}"
     path.write_bytes(good.encode() + "café\tcafé\n".encode("latin-1"))
@@ -516,6 +521,11 @@ def test_non_utf8_bytes_name_the_line(tmp_path: Path, fmt: str) -> None:
         pytest.param(
             "csv", "sentence1,sentence2,score\n", "no sentence pairs", id="csv-header-only"
         ),
+        pytest.param("tsv", "", "empty", id="tsv-empty"),
+        pytest.param(
+            "tsv", "sentence1\tsentence2\tscore\n", "no sentence pairs", id="tsv-header-only"
+        ),
+        pytest.param("json", "[]", "no sentence pairs", id="json-empty-array"),
     ],
 )
 def test_empty_files_are_refused(tmp_path: Path, fmt: str, text: str, fragment: str) -> None:
@@ -525,9 +535,9 @@ def test_empty_files_are_refused(tmp_path: Path, fmt: str, text: str, fragment: 
 
 
 def test_unknown_format_lists_formats(tmp_path: Path) -> None:
-    path = write(tmp_path / "p.tsv", MRPC_TEXT)
-    with raises_data_error(path, None, "unknown data format 'tsv'", *FORMATS):
-        read_pairs(path, "tsv")
+    path = write(tmp_path / "p.xlsx", MRPC_TEXT)
+    with raises_data_error(path, None, "unknown data format 'xlsx'", *FORMATS):
+        read_pairs(path, "xlsx")
 
 
 @pytest.mark.parametrize(
