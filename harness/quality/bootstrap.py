@@ -94,6 +94,8 @@ def batch_pearson(x: ArrayLike, y: ArrayLike) -> np.ndarray:
     den = np.sqrt(np.einsum("ij,ij->i", xc, xc)) * np.sqrt(np.einsum("ij,ij->i", yc, yc))
     with np.errstate(invalid="ignore", divide="ignore"):
         r = num / den
+    # a constant row whose mean rounds off it leaves residues of 1e-18, not zeros: NaN by value
+    r[(np.ptp(x, axis=1) == 0) | (np.ptp(y, axis=1) == 0)] = np.nan
     return np.clip(r, -1.0, 1.0)
 
 
