@@ -185,9 +185,17 @@ def _as_tuple(kinds: type | tuple[type, ...]) -> tuple[type, ...]:
 
 
 def datasets_root(config_dir: Path) -> Path:
-    """Where "{datasets}" points: $GATE_DATASETS, else ../shared/datasets beside the project."""
+    """Where "{datasets}" points: $GATE_DATASETS, else the first shared/datasets beside the
+    config's folder or one of its parents (../shared/datasets beside the project, for the
+    project's gate.toml and for one in examples/ alike)."""
     env = os.environ.get("GATE_DATASETS")
-    return Path(env) if env else (config_dir.parent / "shared" / "datasets")
+    if env:
+        return Path(env)
+    folder = config_dir.resolve()
+    for parent in (folder, *folder.parents):
+        if (parent.parent / "shared" / "datasets").is_dir():
+            return parent.parent / "shared" / "datasets"
+    return config_dir.parent / "shared" / "datasets"
 
 
 def _path(config_dir: Path, raw: str) -> Path:

@@ -27,9 +27,9 @@ from safetensors.torch import load_file, save_file  # noqa: E402
 from harness.checkpoint.discover import (  # noqa: E402
     ADAPTER_CONFIG,
     ADAPTER_WEIGHTS,
-    MINILM_HUB_ID,
     PICKLED,
 )
+from harness.checkpoint.packaged_models import MINILM_HUB_ID  # noqa: E402
 from harness.checkpoint.preflight import PEFT_PREFIX  # noqa: E402
 
 if TYPE_CHECKING:

