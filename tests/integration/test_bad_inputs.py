@@ -298,7 +298,13 @@ def test_a_run_without_gate_tests_is_left_alone(gate_project):
 
 DATA_ZOO = [
     # (name, build(folder) -> path, format, fragment of "path[:line]: problem", fix fragment)
-    ("missing_column", zoo.missing_column, "jsonl", ":3: missing column 'sentence2'", "fix: give"),
+    (
+        "missing_column",
+        zoo.missing_column,
+        "jsonl",
+        ":3: missing column 'sentence2'",
+        "fix: add a 'sentence2' column to every row",
+    ),
     (
         "non_numeric_score",
         zoo.non_numeric_score,

@@ -115,6 +115,8 @@ def test_only_a_checkpoint_that_passed_everything_is_promoted(project, tmp_path)
     assert record["checks_passed"] == record["checkpoint"]["required_checks"]
     folder_files = {p.name for p in (target / "alpha").iterdir()} - {"gate-record.json"}
     assert "adapter_config.json" not in folder_files  # merged: a standalone model
+    assert "model.safetensors" in folder_files  # always safetensors, whatever the adapter was
+    assert not [name for name in folder_files if name.endswith((".bin", ".pt", ".pth"))]
     model = SentenceTransformer(str(target / "alpha"), device="cpu")
     assert model.encode(["printer jams"]).shape == (1, 384)
     assert len(record["model_fingerprint"]) == 64
