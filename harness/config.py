@@ -61,8 +61,8 @@ class EffectSpec:
     """How much an adapter must change the probe sentences' embeddings."""
 
     probe_path: Path
-    min_mean_cosine_distance: float
-    min_max_cosine_distance: float
+    min_mean_cosine_distance: float = 1e-4
+    min_max_cosine_distance: float = 1e-3
     #: the share of adapted modules whose weight update must be non-zero (1.0: every one)
     min_changed_fraction: float = 1.0
 
@@ -390,15 +390,21 @@ def load_config(path: str | Path) -> GateConfig:
     }
 
     effect_table = _Table(source, "effect", root.get("effect", dict, {}))
+    probe_path = _path(
+        config_dir, effect_table.get("probe_path", str, "fixtures/probe_sentences.txt")
+    )
+    default = EffectSpec(probe_path)
     effect = EffectSpec(
-        probe_path=_path(
-            config_dir, effect_table.get("probe_path", str, "fixtures/probe_sentences.txt")
-        ),
+        probe_path=probe_path,
         min_mean_cosine_distance=effect_table.number(
-            "min_mean_cosine_distance", 1e-4, low=0, high=2
+            "min_mean_cosine_distance", default.min_mean_cosine_distance, low=0, high=2
         ),
-        min_max_cosine_distance=effect_table.number("min_max_cosine_distance", 1e-3, low=0, high=2),
-        min_changed_fraction=effect_table.number("min_changed_fraction", 1.0, low=0, high=1),
+        min_max_cosine_distance=effect_table.number(
+            "min_max_cosine_distance", default.min_max_cosine_distance, low=0, high=2
+        ),
+        min_changed_fraction=effect_table.number(
+            "min_changed_fraction", default.min_changed_fraction, low=0, high=1
+        ),
     )
     effect_table.finish()
 

@@ -63,10 +63,14 @@ class Checkpoint:
 
     @property
     def adapter_file(self) -> Path:
-        """The adapter's weights file: safetensors, or else the pickle `adapter_model.bin`."""
-        safetensors = self.adapter_dir / ADAPTER_WEIGHTS
-        pickled = self.adapter_dir / PICKLED
-        return pickled if pickled.exists() and not safetensors.exists() else safetensors
+        return adapter_weights_file(self.adapter_dir)
+
+
+def adapter_weights_file(adapter_dir: Path) -> Path:
+    """An adapter's weights file: safetensors, or else the pickle `adapter_model.bin`."""
+    safetensors = adapter_dir / ADAPTER_WEIGHTS
+    pickled = adapter_dir / PICKLED
+    return pickled if pickled.exists() and not safetensors.exists() else safetensors
 
 
 def read_checkpoint(path: str | Path, name: str | None = None) -> Checkpoint:

@@ -41,8 +41,8 @@ DEFAULT_PROBE = (
     "Stock markets fell sharply after the announcement",
     "How do I change the language of my keyboard?",
 )
-#: the gate's default [effect] tolerances
-DEFAULT_EFFECT = EffectSpec(Path("-"), min_mean_cosine_distance=1e-4, min_max_cosine_distance=1e-3)
+#: the gate's default [effect] tolerances (no probe file: the probe is passed as texts)
+DEFAULT_EFFECT = EffectSpec(Path("-"))
 
 
 class AdapterNotApplied(AssertionError):

@@ -26,6 +26,7 @@ from harness.checkpoint.discover import (
     ADAPTER_WEIGHTS,
     PICKLED,
     ResolvedBase,
+    adapter_weights_file,
     resolve_base,
 )
 from harness.checkpoint.safetensors_files import AdapterWeights, read_tensor_shapes
@@ -260,10 +261,7 @@ def check_adapter_fits_base(
 def check_one_weights_file(adapter_dir: Path) -> Path:
     """The adapter's one weights file: `adapter_model.safetensors`, or `adapter_model.bin` (a
     pickle, scanned before it is loaded). Both side by side is ambiguous, and refused."""
-    pickled = adapter_dir / PICKLED
-    if not pickled.exists():
-        return adapter_dir / ADAPTER_WEIGHTS
-    if (adapter_dir / ADAPTER_WEIGHTS).exists():
+    if (adapter_dir / PICKLED).exists() and (adapter_dir / ADAPTER_WEIGHTS).exists():
         raise CheckpointError(
             adapter_dir,
             f"holds both {ADAPTER_WEIGHTS} and {PICKLED}: which weights were meant "
@@ -272,7 +270,7 @@ def check_one_weights_file(adapter_dir: Path) -> Path:
             f"{ADAPTER_WEIGHTS} and run `python -m harness convert {adapter_dir}`, which writes "
             "it from the pickle after scanning it",
         )
-    return pickled
+    return adapter_weights_file(adapter_dir)
 
 
 def check_adapter_config_values(config_file: Path, config: Mapping[str, Any]) -> None:

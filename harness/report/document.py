@@ -72,14 +72,14 @@ def evaluated_status(evaluation_errors: dict[str, str]) -> str:
 def _checkpoints(
     context: RunContext,
     findings: Findings,
-    outcomes: Outcomes,
+    checks_of: dict[str, list[dict[str, Any]]],
     required: dict[str, list[str]],
     missing: dict[str, list[str]],
     fingerprint: Callable[[Path], str],
 ) -> list[dict[str, Any]]:
     rows = []
     for checkpoint in sorted(context.checkpoints, key=lambda c: c.name):
-        checks = outcomes.checks_of(checkpoint.name)
+        checks = checks_of[checkpoint.name]
         verdict, first_failure = verdict_of(checks, missing[checkpoint.name])
         profile = findings.change_profiles.get(checkpoint.name)
         throughput = findings.throughput.get(checkpoint.name)
@@ -133,8 +133,9 @@ def build_results(
         c.name: required_checks(c, config, context.environment["device"])
         for c in context.checkpoints
     }
+    checks_of = {name: outcomes.checks_of(name) for name in required}
     missing = {
-        name: missing_checks(checks, (c["check"] for c in outcomes.checks_of(name)))
+        name: missing_checks(checks, (c["check"] for c in checks_of[name]))
         for name, checks in required.items()
     }
     incomplete = incomplete_reasons(
@@ -183,7 +184,7 @@ def build_results(
             for b in context.baselines
         ],
         "datasets": _datasets(context, findings),
-        "checkpoints": _checkpoints(context, findings, outcomes, required, missing, fingerprint),
+        "checkpoints": _checkpoints(context, findings, checks_of, required, missing, fingerprint),
         "evaluations": [
             {**e.to_dict(), "throughput": speeds.get(e.model)}  # sent/s, float32 (leaderboard)
             for _, e in sorted(findings.evaluations.items())

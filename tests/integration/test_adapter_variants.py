@@ -1,4 +1,4 @@
-"""Every adapter kind the team ships, gated for real (issue 8): DoRA, rsLoRA, feed-forward and
+"""Every adapter kind the team ships, gated for real: DoRA, rsLoRA, feed-forward and
 all-linear targets, modules_to_save, several adapters in one checkpoint.
 
 Each variant passes the whole adapter battery in one gate run; each has a broken twin that
