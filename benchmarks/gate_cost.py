@@ -69,7 +69,7 @@ def gate_toml(work: Path, *, references: bool, device: str) -> str:
         import tomllib
 
         datasets = tomllib.loads((REPO / "gate.toml").read_text(encoding="utf-8"))["datasets"]
-        from harness.config import datasets_root
+        from harness.toml_table import datasets_root
 
         root = datasets_root(REPO).as_posix()
         for name, table in datasets.items():

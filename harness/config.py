@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
-import os
 import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harness.analysis_config import AnalysisSpecs, read_analysis_tables
 from harness.checkpoint.training_record import (
     TrainingRecordSpec,
     file_inside_folder,
@@ -20,9 +20,16 @@ from harness.errors import ConfigError
 from harness.quality.metrics import METRICS, ThresholdPolicy
 from harness.quality.pairs import COLUMN_KEYS, MAPPED_FORMATS
 from harness.quality.pairs import FORMATS as DATASET_FORMATS
+from harness.quality.retrieval import DEFAULT_METRICS as DEFAULT_RETRIEVAL_METRICS
+from harness.quality.retrieval import is_retrieval_metric
+from harness.toml_table import Table, config_path
 
 DEVICE_PATTERN = re.compile(r"^(auto|cpu|cuda|cuda:\d+)$")
 DATASET_ROLES = ("gate", "reference")
+#: pairs: sentence pairs with scores or labels; retrieval: queries ranked against a corpus
+DATASET_KINDS = ("pairs", "retrieval")
+#: the format of a retrieval set read from files (corpus.jsonl, queries.jsonl, qrels/SPLIT.tsv)
+BEIR_FORMAT = "beir"
 
 
 @dataclass(frozen=True)
@@ -37,7 +44,12 @@ class BaselineSpec:
 
 @dataclass(frozen=True)
 class DatasetSpec:
-    """One pair data set and its role: `gate` (targets apply) or `reference` (shown only)."""
+    """One data set and its role: `gate` (targets apply) or `reference` (shown only).
+
+    A retrieval set (`kind = "retrieval"`) is either derived from a pair set's test part
+    (`derived_from`, whose embeddings it reuses) or read from a BEIR-layout folder (`path`);
+    `retrieval_metrics` are computed on it, and a query never retrieves itself while
+    `exclude_self` holds."""
 
     name: str
     role: str
@@ -50,10 +62,20 @@ class DatasetSpec:
     targets: dict[str, float] = field(default_factory=dict)
     #: the file's name for a pair column, by key (sentence1, score, ...); unmapped keys as is
     columns: dict[str, str] = field(default_factory=dict)
+    kind: str = "pairs"
+    derived_from: str | None = None
+    exclude_self: bool = True
+    retrieval_metrics: tuple[str, ...] = ()
+    #: a BEIR folder's qrels file: qrels/<qrels_split>.tsv
+    qrels_split: str = "test"
 
     @property
     def gates(self) -> bool:
         return self.role == "gate"
+
+    @property
+    def is_retrieval(self) -> bool:
+        return self.kind == "retrieval"
 
 
 @dataclass(frozen=True)
@@ -76,6 +98,8 @@ class ComparisonSpec:
     n_resamples: int
     confidence: float
     seed: int
+    #: what a retrieval set's beats_baseline compares
+    retrieval_metrics: tuple[str, ...] = ("mrr@10", "ndcg@10")
 
 
 @dataclass(frozen=True)
@@ -114,99 +138,21 @@ class GateConfig:
     throughput: ThroughputSpec = field(default_factory=ThroughputSpec)
     #: [training_record]; None: no such table, so no training-record check
     training_record: TrainingRecordSpec | None = None
+    #: [slices], [overlap], [fp_rate], [leakage], [matryoshka]
+    analyses: AnalysisSpecs = field(default_factory=AnalysisSpecs)
 
     def replace(self, **changes: Any) -> GateConfig:
         """A copy with some fields changed (command-line overrides)."""
         return dataclasses.replace(self, **changes)
 
 
-class _Table:
-    """One TOML table being read: typed lookups, and every unknown key is an error."""
-
-    def __init__(self, source: Path, name: str, data: Any) -> None:
-        if not isinstance(data, dict):
-            raise ConfigError(source, f"[{name}] must be a table", f"write it as [{name}]")
-        self.source, self.name, self.data = source, name, data
-        self.used: set[str] = set()
-
-    def get(self, key: str, kinds: type | tuple[type, ...], default: Any = ...) -> Any:
-        self.used.add(key)
-        if key not in self.data:
-            if default is ...:
-                raise ConfigError(
-                    self.source,
-                    f"[{self.name}] is missing the required key '{key}'",
-                    f"add {key} = ... to [{self.name}]",
-                )
-            return default
-        value = self.data[key]
-        if isinstance(value, bool) and bool not in _as_tuple(kinds):
-            value = str(value)  # a bool is an int to Python; never accept it as a number
-        if not isinstance(value, kinds):
-            wanted = " or ".join(k.__name__ for k in _as_tuple(kinds))
-            raise ConfigError(
-                self.source,
-                f"[{self.name}] {key} = {value!r} must be a {wanted}",
-                f"give {key} a {wanted} value",
-            )
-        return value
-
-    def number(
-        self, key: str, default: Any = ..., *, low: float | None = None, high: float | None = None
-    ) -> Any:  # float, or the default (which may be None)
-        value = self.get(key, (int, float), default)
-        if value is None:
-            return value
-        if (low is not None and value < low) or (high is not None and value > high):
-            raise ConfigError(
-                self.source,
-                f"[{self.name}] {key} = {value} is outside its range [{low}, {high}]",
-                f"set {key} to a value between {low} and {high}",
-            )
-        return float(value)
-
-    def finish(self) -> None:
-        """Refuse keys nobody read: a typo must not be ignored."""
-        for key in self.data:
-            if key not in self.used:
-                close = difflib.get_close_matches(key, sorted(self.used), n=1)
-                hint = (
-                    f"did you mean '{close[0]}'?" if close else f"known keys: {sorted(self.used)}"
-                )
-                raise ConfigError(
-                    self.source,
-                    f"unknown key '{key}' in [{self.name}]",
-                    f"{hint} Remove or rename it.",
-                )
-
-
-def _as_tuple(kinds: type | tuple[type, ...]) -> tuple[type, ...]:
-    return kinds if isinstance(kinds, tuple) else (kinds,)
-
-
-def datasets_root(config_dir: Path) -> Path:
-    """Where "{datasets}" points: $GATE_DATASETS, else the first shared/datasets beside the
-    config's folder or one of its parents (../shared/datasets beside the project, for the
-    project's gate.toml and for one in examples/ alike)."""
-    env = os.environ.get("GATE_DATASETS")
-    if env:
-        return Path(env)
-    folder = config_dir.resolve()
-    for parent in (folder, *folder.parents):
-        if (parent.parent / "shared" / "datasets").is_dir():
-            return parent.parent / "shared" / "datasets"
-    return config_dir.parent / "shared" / "datasets"
-
-
-def _path(config_dir: Path, raw: str) -> Path:
-    expanded = raw.replace("{datasets}", str(datasets_root(config_dir)))
-    path = Path(expanded).expanduser()
-    return path if path.is_absolute() else (config_dir / path)
-
-
-def _targets(source: Path, table: _Table) -> dict[str, float]:
+def _targets(source: Path, table: Table, retrieval: bool = False) -> dict[str, float]:
+    """Targets by metric; a retrieval set's name retrieval metrics (recall@5, mrr@10, ...)."""
     targets = {}
     for metric in list(table.data):
+        if retrieval:
+            targets[metric] = _retrieval_target(source, table, metric)
+            continue
         if metric not in METRICS:
             close = difflib.get_close_matches(metric, list(METRICS), n=1)
             hint = f"did you mean '{close[0]}'? " if close else ""
@@ -220,9 +166,19 @@ def _targets(source: Path, table: _Table) -> dict[str, float]:
     return targets
 
 
+def _retrieval_target(source: Path, table: Table, metric: str) -> float:
+    if not is_retrieval_metric(metric):
+        raise ConfigError(
+            source,
+            f"'{metric}' in [{table.name}] is not a retrieval metric",
+            "a retrieval set's targets name retrieval metrics: recall@K, precision@K, "
+            'accuracy@K, mrr@K, ndcg@K or map@K, quoted in TOML ("recall@5" = 0.9)',
+        )
+    return float(table.number(metric, low=0.0, high=1.0))
+
+
 def _dataset(source: Path, name: str, data: Any, default_targets: dict[str, float]) -> DatasetSpec:
-    table = _Table(source, f"datasets.{name}", data)
-    config_dir = source.parent
+    table = Table(source, f"datasets.{name}", data)
     role = table.get("role", str)
     if role not in DATASET_ROLES:
         raise ConfigError(
@@ -230,6 +186,16 @@ def _dataset(source: Path, name: str, data: Any, default_targets: dict[str, floa
             f"[datasets.{name}] role = '{role}' is not one of {DATASET_ROLES}",
             'use role = "gate" (targets apply) or role = "reference" (shown, never fails)',
         )
+    kind = table.get("kind", str, "pairs")
+    if kind not in DATASET_KINDS:
+        raise ConfigError(
+            source,
+            f"[datasets.{name}] kind = '{kind}' is not one of {DATASET_KINDS}",
+            'use kind = "pairs" (sentence pairs, the default) or kind = "retrieval"',
+        )
+    if kind == "retrieval":
+        return _retrieval_dataset(source, name, role, table)
+    config_dir = source.parent
     fmt = table.get("format", str)
     if fmt not in DATASET_FORMATS:
         raise ConfigError(
@@ -241,7 +207,7 @@ def _dataset(source: Path, name: str, data: Any, default_targets: dict[str, floa
     targets = dict(default_targets)
     if "targets" in table.data:
         targets.update(
-            _targets(source, _Table(source, f"datasets.{name}.targets", table.get("targets", dict)))
+            _targets(source, Table(source, f"datasets.{name}.targets", table.get("targets", dict)))
         )
     if role == "gate":
         if "fp_rate" not in targets or len(targets) < 2:
@@ -253,9 +219,9 @@ def _dataset(source: Path, name: str, data: Any, default_targets: dict[str, floa
     spec = DatasetSpec(
         name=name,
         role=role,
-        path=_path(config_dir, table.get("path", str)),
+        path=config_path(config_dir, table.get("path", str)),
         format=fmt,
-        calibration_path=_path(config_dir, calibration) if calibration else None,
+        calibration_path=config_path(config_dir, calibration) if calibration else None,
         calibration_split=table.get("calibration_split", str, None),
         test_split=table.get("test_split", str, None),
         binary_cutoff=table.number("binary_cutoff", None),
@@ -265,6 +231,74 @@ def _dataset(source: Path, name: str, data: Any, default_targets: dict[str, floa
     table.finish()
     _check_calibration_part(source, spec)
     return spec
+
+
+def _retrieval_dataset(source: Path, name: str, role: str, table: Table) -> DatasetSpec:
+    """[datasets.NAME] with kind = "retrieval": derived from a pair set (derived_from) or read
+    from a BEIR-layout folder (path)."""
+    where = f"[datasets.{name}]"
+    derived_from = table.get("derived_from", str, None)
+    path = table.get("path", str, None)
+    if (derived_from is None) == (path is None):
+        raise ConfigError(
+            source,
+            f"{where} kind = \"retrieval\" needs exactly one of derived_from (a pair set's name: "
+            "its test part becomes queries and corpus) and path (a folder with corpus.jsonl, "
+            "queries.jsonl and qrels/test.tsv)",
+            'set derived_from = "NAME" or path = "FOLDER"',
+        )
+    metrics = table.get("metrics", list, list(DEFAULT_RETRIEVAL_METRICS))
+    bad = [m for m in metrics if not isinstance(m, str) or not is_retrieval_metric(m)]
+    if not metrics or bad:
+        raise ConfigError(
+            source,
+            f"{where} metrics = {metrics!r}: "
+            + (f"{bad[0]!r} is not a retrieval metric" if bad else "names no metric"),
+            "list retrieval metrics: recall@K, precision@K, accuracy@K, mrr@K, ndcg@K, map@K",
+        )
+    targets = _targets(
+        source, Table(source, f"datasets.{name}.targets", table.get("targets", dict, {})), True
+    )
+    if role == "gate" and not targets:
+        raise ConfigError(
+            source,
+            f"gating retrieval set '{name}' has no target",
+            f'set one under [datasets.{name}.targets], e.g. "recall@5" = 0.9',
+        )
+    missing = [m for m in targets if m not in metrics]
+    if missing:
+        raise ConfigError(
+            source,
+            f"{where} has a target on {missing[0]}, which its metrics do not compute",
+            f"add {missing[0]!r} to metrics, or remove the target",
+        )
+    spec = DatasetSpec(
+        name=name,
+        role=role,
+        path=config_path(source.parent, path) if path else source,
+        format=BEIR_FORMAT if path else "derived",
+        targets=targets if role == "gate" else {},
+        kind="retrieval",
+        derived_from=derived_from,
+        exclude_self=table.get("exclude_self", bool, derived_from is not None),
+        retrieval_metrics=tuple(metrics),
+        qrels_split=table.get("qrels_split", str, "test"),
+    )
+    table.finish()
+    return spec
+
+
+def _check_retrieval_sources(source: Path, datasets: tuple[DatasetSpec, ...]) -> None:
+    """A derived retrieval set names a pair set of this gate.toml."""
+    pair_sets = [d.name for d in datasets if not d.is_retrieval]
+    for spec in datasets:
+        if spec.derived_from is not None and spec.derived_from not in pair_sets:
+            raise ConfigError(
+                source,
+                f"[datasets.{spec.name}] derived_from = '{spec.derived_from}' is not a pair data "
+                "set of this gate.toml",
+                f"name one of: {', '.join(pair_sets) or '(none: add a pair data set)'}",
+            )
 
 
 def _columns(source: Path, name: str, fmt: str, data: dict[str, Any]) -> dict[str, str]:
@@ -351,21 +385,21 @@ def load_config(path: str | Path) -> GateConfig:
         raise ConfigError(
             source, f"not valid TOML: {exc}", "fix the syntax at the position shown"
         ) from exc
-    root = _Table(source, "gate.toml", raw)
+    root = Table(source, "gate.toml", raw)
     config_dir = source.parent
 
-    gate = _Table(source, "gate", root.get("gate", dict, {}))
+    gate = Table(source, "gate", root.get("gate", dict, {}))
     device = gate.get("device", str, "auto")
     check_device(device, source)
-    checkpoints_dir = _path(config_dir, gate.get("checkpoints_dir", str, "models"))
+    checkpoints_dir = config_path(config_dir, gate.get("checkpoints_dir", str, "models"))
     batch_size = int(gate.number("batch_size", 64, low=1, high=65536))
-    report_dir = _path(config_dir, gate.get("report_dir", str, "reports"))
-    cache_dir = _path(config_dir, gate.get("cache_dir", str, ".cache/embeddings"))
+    report_dir = config_path(config_dir, gate.get("report_dir", str, "reports"))
+    cache_dir = config_path(config_dir, gate.get("cache_dir", str, ".cache/embeddings"))
     gate.finish()
 
     baselines = []
     for index, item in enumerate(root.get("baselines", list)):
-        table = _Table(source, f"baselines[{index}]", item)
+        table = Table(source, f"baselines[{index}]", item)
         revision = table.get("revision", str, None)
         if revision is not None and not revision.strip():
             raise ConfigError(
@@ -384,13 +418,14 @@ def load_config(path: str | Path) -> GateConfig:
             source, "no baseline is configured", "add a [[baselines]] table with name and model"
         )
 
-    alias_table = _Table(source, "aliases", root.get("aliases", dict, {}))
+    alias_table = Table(source, "aliases", root.get("aliases", dict, {}))
     aliases = {
-        hub_id: _path(config_dir, alias_table.get(hub_id, str)) for hub_id in list(alias_table.data)
+        hub_id: config_path(config_dir, alias_table.get(hub_id, str))
+        for hub_id in list(alias_table.data)
     }
 
-    effect_table = _Table(source, "effect", root.get("effect", dict, {}))
-    probe_path = _path(
+    effect_table = Table(source, "effect", root.get("effect", dict, {}))
+    probe_path = config_path(
         config_dir, effect_table.get("probe_path", str, "fixtures/probe_sentences.txt")
     )
     default = EffectSpec(probe_path)
@@ -408,7 +443,7 @@ def load_config(path: str | Path) -> GateConfig:
     )
     effect_table.finish()
 
-    comp = _Table(source, "comparison", root.get("comparison", dict, {}))
+    comp = Table(source, "comparison", root.get("comparison", dict, {}))
     metrics = tuple(comp.get("metrics", list, ["spearman", "roc_auc"]))
     if not metrics:
         raise ConfigError(
@@ -430,10 +465,21 @@ def load_config(path: str | Path) -> GateConfig:
         n_resamples=int(comp.number("n_resamples", 1000, low=1, high=1_000_000)),
         confidence=comp.number("confidence", 0.95, low=0.5, high=0.9999),
         seed=int(comp.number("seed", 0, low=0)),
+        retrieval_metrics=tuple(
+            comp.get("retrieval_metrics", list, list(ComparisonSpec.retrieval_metrics))
+        ),
     )
+    bad = [m for m in comparison.retrieval_metrics if not is_retrieval_metric(str(m))]
+    if bad or not comparison.retrieval_metrics:
+        raise ConfigError(
+            source,
+            f"[comparison] retrieval_metrics = {list(comparison.retrieval_metrics)!r}: "
+            + (f"{bad[0]!r} is not a retrieval metric" if bad else "names no metric"),
+            'name retrieval metrics, e.g. retrieval_metrics = ["mrr@10", "ndcg@10"]',
+        )
     comp.finish()
 
-    thr = _Table(source, "threshold", root.get("threshold", dict, {}))
+    thr = Table(source, "threshold", root.get("threshold", dict, {}))
     try:
         threshold = ThresholdPolicy(
             kind=thr.get("policy", str, "best_f1"),
@@ -447,19 +493,21 @@ def load_config(path: str | Path) -> GateConfig:
         ) from exc
     thr.finish()
 
-    throughput = _throughput(source, _Table(source, "throughput", root.get("throughput", dict, {})))
+    throughput = _throughput(source, Table(source, "throughput", root.get("throughput", dict, {})))
     record_table = root.get("training_record", dict, None)
     training_record = (
-        _training_record(source, _Table(source, "training_record", record_table))
+        _training_record(source, Table(source, "training_record", record_table))
         if record_table is not None
         else None
     )
 
-    default_targets = _targets(source, _Table(source, "targets", root.get("targets", dict, {})))
+    default_targets = _targets(source, Table(source, "targets", root.get("targets", dict, {})))
     dataset_tables = root.get("datasets", dict, {})
     datasets = tuple(
         _dataset(source, name, data, default_targets) for name, data in dataset_tables.items()
     )
+    _check_retrieval_sources(source, datasets)
+    analyses = read_analysis_tables(source, root)
     if not any(spec.gates for spec in datasets):
         raise ConfigError(
             source,
@@ -483,10 +531,11 @@ def load_config(path: str | Path) -> GateConfig:
         datasets=datasets,
         throughput=throughput,
         training_record=training_record,
+        analyses=analyses,
     )
 
 
-def _throughput(source: Path, table: _Table) -> ThroughputSpec:
+def _throughput(source: Path, table: Table) -> ThroughputSpec:
     """[throughput]: batch sizes (positive, distinct), the merged/base ratio, the corpus, and
     whether PROMOTE needs the throughput checks."""
     default = ThroughputSpec()
@@ -505,7 +554,7 @@ def _throughput(source: Path, table: _Table) -> ThroughputSpec:
         min_merged_ratio=table.number(
             "min_merged_ratio", default.min_merged_ratio, low=0.0, high=10.0
         ),
-        corpus_path=_path(source.parent, corpus) if corpus else None,
+        corpus_path=config_path(source.parent, corpus) if corpus else None,
         corpus_size=int(table.number("corpus_size", default.corpus_size, low=1, high=1_000_000)),
         rounds=int(table.number("rounds", default.rounds, low=1, high=1000)),
         required=table.get("required", bool, default.required),
@@ -514,7 +563,7 @@ def _throughput(source: Path, table: _Table) -> ThroughputSpec:
     return spec
 
 
-def _training_record(source: Path, table: _Table) -> TrainingRecordSpec:
+def _training_record(source: Path, table: Table) -> TrainingRecordSpec:
     """[training_record]: the record's file in each checkpoint folder, whether every checkpoint
     needs one, and the expectations on its fields (each parsed here, so a malformed one stops
     the run before any test)."""

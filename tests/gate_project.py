@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from paths import GATE_TESTS, GATE_TOML, REPO
+from paths import DATASETS, GATE_TESTS, GATE_TOML, REPO
 
 from harness.checkpoint.discover import ST_MODULES
 
@@ -56,7 +56,7 @@ SUMMARY_LINE = re.compile(r"^(PASSED|FAILED|ERROR) \S+::(test_\w+)\[([^\]]+)\]",
 
 def gate_toml(cache_dir: Path) -> str:
     """The repository's gate.toml, [datasets] trimmed to the bundled fixture (absolute path),
-    the embedding cache moved to `cache_dir`."""
+    the embedding cache moved to `cache_dir`, {datasets} made the shared data sets' folder."""
     text = GATE_TOML.read_text(encoding="utf-8")
     dataset = tomllib.loads(text)["datasets"][GATE_DATASET]
     kept, in_datasets = [], False
@@ -67,7 +67,7 @@ def gate_toml(cache_dir: Path) -> str:
             kept.append(line)
     body = re.sub(
         r'(?m)^cache_dir = "[^"]*"', f'cache_dir = "{cache_dir.as_posix()}"', "\n".join(kept)
-    )
+    ).replace("{datasets}", DATASETS.as_posix())  # [leakage] relative_to, from anywhere
     table = [f"[datasets.{GATE_DATASET}]"]
     for key, value in dataset.items():
         if key == "path":
@@ -159,11 +159,13 @@ class GateProject:
         shutil.copyfile(source, self.path / gate_test_file.replace(".py", "_battery.py"))
 
     def include_battery(self) -> None:
-        """Copy the rest of the real battery (behaviour and quality) and make the throughput
-        checks optional (`[throughput] required = false`): a run of the project is complete
-        without its benchmarks, so its checkpoints can PROMOTE."""
+        """Copy the rest of the real battery (behaviour, quality, analyses, leakage) and make the
+        throughput checks optional (`[throughput] required = false`): a run of the project is
+        complete without its benchmarks, so its checkpoints can PROMOTE."""
         self.include("test_behaviour.py")
         self.include("test_quality.py")
+        self.include("test_analyses.py")
+        self.include("test_leakage.py")
         self.set_config("[throughput]\n", "[throughput]\nrequired = false\n")
 
     def add_skipping_gate_test(self, checkpoint: str) -> str:
@@ -191,10 +193,13 @@ class GateProject:
         """Targets anything meets, and `beats_baseline` as a non-inferiority check with a margin
         of 0.1: the example adapter is worse than MiniLM on the IT fixture by 0.021 (95%
         interval 0.002 to 0.041, README), so it passes as not worse by more than 0.1, while a
-        candidate worse than that, or never applied, still fails. Runs that test plumbing
-        (workers, shards, promotion, run diffs) can then reach PROMOTE; a real improvement
-        against min_delta = 0 is shown on STS-B (tests/integration/test_quality_gate.py)."""
+        candidate worse than that, or never applied, still fails. The slice gate is switched
+        off: the example is significantly worse than MiniLM on one slice (outage, Spearman).
+        Runs that test plumbing (workers, shards, promotion, run diffs) can then reach PROMOTE;
+        a real improvement against min_delta = 0 is shown on STS-B
+        (tests/integration/test_quality_gate.py), the slice gate in test_analyses_gate.py."""
         for old, new in (
+            ("[slices]\ngate = true", "[slices]\ngate = false"),
             ("spearman = 0.8", "spearman = -1.0"),
             ("roc_auc = 0.95", "roc_auc = 0.0"),
             ("fp_rate = 0.2", "fp_rate = 1.0"),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from harness.config import datasets_root
+from harness.toml_table import datasets_root
 
 REPO = Path(__file__).resolve().parents[1]
 GATE_TOML = REPO / "gate.toml"

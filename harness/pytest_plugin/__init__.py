@@ -17,6 +17,7 @@ import pytest  # noqa: E402
 from harness.errors import GateInputError  # noqa: E402
 from harness.pytest_plugin.collection import (  # noqa: E402
     ADAPTER_ONLY,
+    LEAKAGE,
     TRAINING_RECORD,
     CollectionOrder,
 )
@@ -43,6 +44,9 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
         f"{TRAINING_RECORD}: a gate check of the training record ([training_record] in gate.toml)",
+    )
+    config.addinivalue_line(
+        "markers", f"{LEAKAGE}: the check for evaluation pairs in training ([leakage] in gate.toml)"
     )
     config.stash[GATE] = LazyGate(config)
     config.pluginmanager.register(GateRecorder(config), "release-gate-recorder")

@@ -10,10 +10,12 @@ from dataclasses import dataclass
 import pytest
 
 from harness.checkpoint.discover import Checkpoint
+from harness.checkpoint.training_pairs import leakage_applies
 from harness.embedding.device import low_precision_dtypes
 from harness.errors import GateInputError
 from harness.pytest_plugin.session import gate
 from harness.pytest_plugin.xdist import note_empty_shard, note_grouping
+from harness.run.battery import configured_checks
 from harness.run.outcomes import NotApplicable
 
 CHECK = pytest.StashKey[tuple[str, str]]()  # (checkpoint name, check name) of a gate item
@@ -27,6 +29,8 @@ ADAPTER_ONLY = "adapter_only"
 #: a check of the checkpoint's training record: gate.toml's [training_record] says whether and
 #: to which checkpoints it applies
 TRAINING_RECORD = "training_record"
+#: the leakage check: gate.toml's [leakage] says whether and to which checkpoints it applies
+LEAKAGE = "leakage"
 
 
 @dataclass(frozen=True)
@@ -54,6 +58,9 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         session = gate(metafunc.config)
         checkpoints: list[Checkpoint] = session.checkpoints
         names = [spec.name for spec in session.config.datasets if spec.gates]
+        pair_sets = [
+            spec.name for spec in session.config.datasets if spec.gates and not spec.is_retrieval
+        ]
     except GateInputError as exc:
         metafunc.config.stash[UNUSABLE] = exc
         _stand_in(metafunc, UnusableInput(exc), "unusable-input")
@@ -65,6 +72,8 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         return
     if "gate_dataset" in metafunc.fixturenames:
         metafunc.parametrize("gate_dataset", names, ids=names)
+    if "gate_pair_set" in metafunc.fixturenames:
+        metafunc.parametrize("gate_pair_set", pair_sets, ids=pair_sets)
     metafunc.parametrize(
         "checkpoint",
         # under xdist (--dist loadgroup, set by -n) each checkpoint's tests go to one worker
@@ -78,8 +87,9 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 def _stand_in(metafunc: pytest.Metafunc, checkpoint: UnusableInput | EmptyShard, id: str) -> None:
     """One case for a gate test that has no checkpoint to gate."""
     metafunc.parametrize("checkpoint", [checkpoint], ids=[id], scope="session")
-    if "gate_dataset" in metafunc.fixturenames:
-        metafunc.parametrize("gate_dataset", ["-"], ids=["-"])
+    for name in ("gate_dataset", "gate_pair_set"):
+        if name in metafunc.fixturenames:
+            metafunc.parametrize(name, ["-"], ids=["-"])
     if "merge_dtype" in metafunc.fixturenames:
         metafunc.parametrize("merge_dtype", ["-"], ids=["-"])
 
@@ -87,8 +97,9 @@ def _stand_in(metafunc: pytest.Metafunc, checkpoint: UnusableInput | EmptyShard,
 @pytest.hookimpl(trylast=True)  # after xdist's own, which marks test ids with their group
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Drop checks that do not apply to a checkpoint (its kind, or a training record it lacks and
-    need not have), and list them as not applicable; drop the training-record check where gate.toml
-    has no [training_record] table, and an empty shard's gate tests."""
+    need not have), and list them as not applicable; drop the checks gate.toml does not ask for
+    (the training record without [training_record], the slice gate without [slices] gate = true,
+    ...), and an empty shard's gate tests."""
     note_grouping(config, items)
     kept, dropped = [], []
     selected: dict[str, set[str]] = config.stash.setdefault(SELECTED_CHECKS, {})
@@ -102,12 +113,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             kept.append(item)
             continue
         check = getattr(item, "originalname", item.name).removeprefix("test_")
+        if not configured_checks(gate(config).config).get(check, True):
+            dropped.append(item)  # gate.toml does not ask for it: the check does not exist
+            continue
         params = [str(v) for k, v in callspec.params.items() if k != "checkpoint"]
         if params:  # gate_dataset, throughput_case: one check name per parametrized case
             check = f"{check}[{'-'.join(params)}]"
-        if item.get_closest_marker(TRAINING_RECORD) and gate(config).config.training_record is None:
-            dropped.append(item)  # no [training_record] table: the check does not exist
-            continue
         reason = _not_applicable(item, checkpoint, config)
         if reason is not None:
             gate(config).outcomes.not_applicable.append(
@@ -128,9 +139,18 @@ def _not_applicable(item: pytest.Item, checkpoint: Checkpoint, config: pytest.Co
     """Why a gate check cannot apply to this checkpoint, or None if it applies."""
     if item.get_closest_marker(ADAPTER_ONLY) and not checkpoint.is_adapter:
         return f"{checkpoint.kind.replace('_', ' ')} has no adapter"
-    record = gate(config).config.training_record
+    gate_config = gate(config).config
+    record = gate_config.training_record
     if item.get_closest_marker(TRAINING_RECORD) and record and not record.applies(checkpoint.path):
         return f"no {record.file} in its folder ([training_record] required = false)"
+    leakage = gate_config.analyses.leakage
+    applies = leakage is None or leakage_applies(checkpoint.path, leakage)
+    if item.get_closest_marker(LEAKAGE) and not applies:
+        assert leakage is not None
+        return (
+            f"no {leakage.record} in its folder to name its training pairs "
+            "([leakage] required = false)"
+        )
     return None
 
 

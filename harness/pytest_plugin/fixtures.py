@@ -87,9 +87,20 @@ def candidate_evaluations(candidate: LoadedCandidate, gate_session: GateSession)
 
 @pytest.fixture
 def evaluation(candidate_evaluations: dict, gate_dataset: str, gate_session: GateSession):
-    """The candidate's evaluation on one gating data set; an unreadable gating set fails here."""
-    _or_fail(lambda: gate_session.dataset(gate_dataset), f"gating data set '{gate_dataset}': ")
-    return candidate_evaluations[gate_dataset]
+    """The candidate's evaluation on one gating data set (pairs or retrieval)."""
+    return _evaluation_on(gate_dataset, candidate_evaluations, gate_session)
+
+
+@pytest.fixture
+def pair_evaluation(candidate_evaluations: dict, gate_pair_set: str, gate_session: GateSession):
+    """The candidate's evaluation on one gating pair data set (not a retrieval set)."""
+    return _evaluation_on(gate_pair_set, candidate_evaluations, gate_session)
+
+
+def _evaluation_on(name: str, candidate_evaluations: dict, gate_session: GateSession):
+    """The candidate's evaluation on a gating data set; an unreadable one fails here."""
+    _or_fail(lambda: gate_session.dataset(name), f"gating data set '{name}': ")
+    return candidate_evaluations[name]
 
 
 @pytest.fixture(scope="session")

@@ -5,10 +5,12 @@ Each check returns None when it passes, else every miss with its number, target 
 
 from __future__ import annotations
 
+from harness.analysis_config import FpRateSpec
 from harness.checkpoint.discover import KIND_FULL_MODEL
 from harness.config import ComparisonSpec
 from harness.quality.evaluate import Evaluation
 from harness.quality.metrics import METRICS
+from harness.quality.retrieval import is_retrieval_metric
 
 IDENTICAL = (
     "the candidate's scores are identical to the baseline's on all {n} pairs of '{dataset}' "
@@ -71,7 +73,8 @@ def check_beats_baseline(evaluation: Evaluation, spec: ComparisonSpec) -> str | 
     if evaluation.identical_to_baseline:
         return identical_message(evaluation)
     misses = []
-    for metric in spec.metrics:
+    metrics = spec.retrieval_metrics if evaluation.kind == "retrieval" else spec.metrics
+    for metric in metrics:
         comparison = evaluation.comparisons.get(metric)
         if comparison is None:
             misses.append(f"{metric}: not defined on '{evaluation.dataset}' (no data for it)")
@@ -90,8 +93,8 @@ def check_beats_baseline(evaluation: Evaluation, spec: ComparisonSpec) -> str | 
     margin = non_inferiority(spec.min_delta)
     verdict = f"is not shown to be {margin}" if margin else "does not beat the baseline"
     return (
-        f"{verdict} on '{evaluation.dataset}' ({spec.n_resamples} paired "
-        f"bootstrap resamples over {len(evaluation.scores)} pairs):\n  " + "\n  ".join(misses)
+        f"{verdict} on '{evaluation.dataset}' ({spec.n_resamples} paired bootstrap resamples "
+        f"over {evaluation.n_resampled} {evaluation.unit}):\n  " + "\n  ".join(misses)
     )
 
 
@@ -99,10 +102,10 @@ def _target_miss(evaluation: Evaluation, metric: str, target: float) -> str | No
     value = evaluation.metrics.get(metric)
     if value is None:
         return f"{metric}: a target is set but '{evaluation.dataset}' does not define {metric}"
-    spec = METRICS[metric]
-    if (value >= target) if spec.greater_is_better else (value <= target):
+    higher = greater_is_better(metric)
+    if (value >= target) if higher else (value <= target):
         return None
-    sign = ">=" if spec.greater_is_better else "<="
+    sign = ">=" if higher else "<="
     comparison = evaluation.comparisons.get(metric)
     interval = (
         f", {comparison.confidence:.0%} interval {_interval(*comparison.candidate_ci)}"
@@ -111,6 +114,14 @@ def _target_miss(evaluation: Evaluation, metric: str, target: float) -> str | No
     )
     gap = abs(value - target)
     return f"{metric} {value:.4f} misses its target {sign} {target:g} by {gap:.4f}{interval}"
+
+
+def greater_is_better(metric: str) -> bool | None:
+    """Whether higher is better: pair metrics say so in the registry, and every retrieval
+    metric (recall@5, ...) is better higher; None for a name that is neither."""
+    if metric in METRICS:
+        return METRICS[metric].greater_is_better
+    return True if is_retrieval_metric(metric) else None
 
 
 def check_targets(evaluation: Evaluation, targets: dict[str, float]) -> str | None:
@@ -126,9 +137,16 @@ def check_targets(evaluation: Evaluation, targets: dict[str, float]) -> str | No
     return f"misses its targets on '{evaluation.dataset}':\n  " + "\n  ".join(misses)
 
 
-def check_fp_rate(evaluation: Evaluation, target: float) -> str | None:
-    """The FP rate at the operating threshold stays under its target."""
-    miss = _target_miss(evaluation, "fp_rate", target)
+def check_fp_rate(
+    evaluation: Evaluation, target: float, spec: FpRateSpec | None = None
+) -> str | None:
+    """The FP rate at the operating threshold stays under its target: its point estimate, or
+    with [fp_rate] judged_on = "upper_bound" its exact upper bound."""
+    bound = evaluation.analyses.get("error_bounds", {}).get("fp")
+    if spec is not None and spec.judged_on == "upper_bound":
+        miss = _bound_miss(evaluation, bound, target)
+    else:
+        miss = _target_miss(evaluation, "fp_rate", target)
     if miss is None:
         return None
     if evaluation.confusion is None:
@@ -140,4 +158,22 @@ def check_fp_rate(evaluation: Evaluation, target: float) -> str | None:
         f"confusion matrix [[TN {tn}, FP {fp}], [FN {fn}, TP {tp}]]. Look at the score "
         "distributions in report.html: negatives that score like positives need hard negatives "
         "in training."
+    )
+
+
+def _bound_miss(evaluation: Evaluation, bound: dict | None, target: float) -> str | None:
+    """The FP rate's exact upper bound against its target (judged_on = "upper_bound")."""
+    if bound is None or bound.get("upper") is None:
+        return (
+            f"fp_rate: judged on its upper bound, but '{evaluation.dataset}' has no negatives "
+            "to bound it with"
+        )
+    upper = bound["upper"]
+    if upper <= target:
+        return None
+    level = evaluation.analyses["error_bounds"]["confidence"]
+    return (
+        f"fp_rate {bound['rate']:.4f}: its {level:.0%} upper bound {upper:.4f} (Clopper-Pearson, "
+        f"{bound['count']} of {bound['total']}) misses its target <= {target:g} by "
+        f"{upper - target:.4f} ([fp_rate] judged_on = \"upper_bound\")"
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +43,13 @@ class LoadedDataset:
     calibration: PairDataset | None
     #: pairs (sentence order ignored) in both parts: refused for a gating set, shown otherwise
     calibration_overlap: int = 0
+
+    @cached_property
+    def lexical_overlap(self) -> np.ndarray:
+        """Each test pair's TF-IDF cosine between its two texts (fitted on the test part)."""
+        from harness.quality.overlap import lexical_overlap
+
+        return lexical_overlap(self.test.sentence1, self.test.sentence2)
 
     def texts(self) -> list[str]:
         """Every distinct sentence of both splits, so each is encoded once."""
@@ -216,6 +224,24 @@ class Evaluation:
     identical_tolerance: float = 0.0  # the largest difference called identical
     checkpoint_kind: str = ""  # a candidate's (adapter | full_model); "" for a baseline
     compared_with: str = ""
+    kind: str = "pairs"  # pairs | retrieval
+    #: a retrieval evaluation's per-query metric values (what its bootstrap resamples); its
+    #: `scores` are the cosine scores of every (query, relevant document) pair
+    per_query: dict[str, np.ndarray] = field(default_factory=dict)
+    #: what is shown beside the metrics, JSON-ready: error_bounds, overlap, slices, flips and
+    #: matryoshka (pair sets); n_queries, n_corpus and recall_curve (retrieval sets)
+    analyses: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def unit(self) -> str:
+        """What the bootstrap resamples: pairs, or a retrieval set's queries."""
+        return "queries" if self.kind == "retrieval" else "pairs"
+
+    @property
+    def n_resampled(self) -> int:
+        if self.kind == "retrieval":
+            return len(next(iter(self.per_query.values()), ()))
+        return len(self.scores)
 
     def to_dict(self) -> dict[str, Any]:
         metrics: dict[str, Any] = {}
@@ -234,6 +260,7 @@ class Evaluation:
             "model": self.model,
             "role": self.role,
             "dataset": self.dataset,
+            "kind": self.kind,
             "n_pairs": int(len(self.scores)),
             "metrics": metrics,
             "threshold": {"value": self.threshold, "policy": self.threshold_policy},
@@ -241,6 +268,7 @@ class Evaluation:
             "compared_with": self.compared_with,
             "identical_to_baseline": self.identical_to_baseline,
             "max_score_difference": self.max_score_difference,
+            **self.analyses,
         }
 
 
@@ -249,28 +277,57 @@ def evaluate(
 ) -> Evaluation:
     """Score the test split; the threshold comes from the calibration split, never the test."""
     scores = score_pairs(encode, dataset.test)
-    metrics: dict[str, float] = {}
+    metrics = untuned_metrics(scores, dataset.test)
     evaluation = Evaluation(model, role, dataset.spec.name, scores, metrics)
-    if dataset.test.scores is not None:
-        metrics.update(correlation_metrics(scores, dataset.test.scores))
-    labels = dataset.test.labels
-    if labels is None:
-        return evaluation
-    metrics.update(ranking_metrics(scores, labels))
-    if policy.kind == "fixed":
-        threshold = policy.choose([], [])
-    else:  # load_dataset made sure there is a labelled calibration part
-        assert dataset.calibration is not None and dataset.calibration.labels is not None
-        threshold = policy.choose(
-            score_pairs(encode, dataset.calibration), dataset.calibration.labels
-        )
-    metrics.update(
-        {k: v for k, v in threshold_metrics(scores, labels, threshold).items() if k in METRICS}
-    )
-    evaluation.threshold = threshold
-    evaluation.threshold_policy = policy.describe()
-    evaluation.confusion = confusion_at(scores, labels, threshold).as_matrix()
+    threshold = operating_threshold(dataset, policy, lambda part: score_pairs(encode, part))
+    if threshold is not None:
+        assert dataset.test.labels is not None
+        metrics.update(metrics_at(scores, dataset.test.labels, threshold))
+        evaluation.threshold = threshold
+        evaluation.threshold_policy = policy.describe()
+        evaluation.confusion = confusion_at(scores, dataset.test.labels, threshold).as_matrix()
     return evaluation
+
+
+def operating_threshold(
+    dataset: LoadedDataset,
+    policy: ThresholdPolicy,
+    score: Callable[[PairDataset], np.ndarray],
+) -> float | None:
+    """The decision threshold, chosen on the calibration part's `score`s (a fixed policy needs
+    none); None where the test part has no labels to decide on."""
+    if dataset.test.labels is None:
+        return None
+    if policy.kind == "fixed":
+        return policy.choose([], [])
+    # load_dataset made sure there is a labelled calibration part
+    assert dataset.calibration is not None and dataset.calibration.labels is not None
+    return policy.choose(score(dataset.calibration), dataset.calibration.labels)
+
+
+def untuned_metrics(scores: np.ndarray, test: PairDataset) -> dict[str, float]:
+    """The metrics that need no threshold: correlations with gold scores, ranking metrics."""
+    metrics: dict[str, float] = {}
+    if test.scores is not None:
+        metrics.update(correlation_metrics(scores, test.scores))
+    if test.labels is not None:
+        metrics.update(ranking_metrics(scores, test.labels))
+    return metrics
+
+
+def metrics_at(scores: np.ndarray, labels: np.ndarray, threshold: float) -> dict[str, float]:
+    """The threshold metrics (F1, FP rate, ...) at `threshold`."""
+    return {k: v for k, v in threshold_metrics(scores, labels, threshold).items() if k in METRICS}
+
+
+def pair_metrics(
+    scores: np.ndarray, test: PairDataset, threshold: float | None
+) -> dict[str, float]:
+    """Every metric the test part defines, the threshold metrics at `threshold` (if any)."""
+    metrics = untuned_metrics(scores, test)
+    if threshold is not None and test.labels is not None:
+        metrics.update(metrics_at(scores, test.labels, threshold))
+    return metrics
 
 
 def compare_with_baseline(
@@ -297,6 +354,12 @@ def compare_with_baseline(
         confidence=spec.confidence,
         seed=spec.seed,
     )
+    judge_identical(candidate, baseline, dtype, device)
+
+
+def judge_identical(candidate: Evaluation, baseline: Evaluation, dtype: Any, device: str) -> None:
+    """Whether the candidate's scores are the baseline's within the noise of its dtype on the
+    device (the signature of an adapter never applied), and against whom it was compared."""
     candidate.identical_tolerance = identical_scores_atol(dtype, device)
     candidate.max_score_difference = max_score_difference(candidate.scores, baseline.scores)
     candidate.identical_to_baseline = identical_to_baseline(

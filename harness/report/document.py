@@ -9,6 +9,7 @@ the same document otherwise.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import asdict
 from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
@@ -16,9 +17,11 @@ from typing import Any
 
 import numpy as np
 
+from harness.analysis_config import AnalysisSpecs
 from harness.checkpoint.fingerprints import directory_fingerprint, file_fingerprint
 from harness.checkpoint.weights_files import weights_format
 from harness.quality.evaluate import LoadedDataset
+from harness.quality.evaluate_retrieval import LoadedRetrieval
 from harness.run.battery import missing_checks, required_checks
 from harness.run.context import RunContext
 from harness.run.findings import Findings
@@ -26,22 +29,35 @@ from harness.run.outcomes import Outcomes, incomplete_reasons
 from harness.run.verdicts import verdict_of
 from harness.throughput.measure import sentences_per_second_by_model
 
-#: 2: datasets[].calibration_overlap, datasets[].evaluation_errors (status "failed": a reference
-#: set some model could not be evaluated on), evaluations[].max_score_difference, the pipeline
-#: of every baseline and checkpoint, checkpoints[].required_checks and missing_checks, the
-#: verdict INCOMPLETE (in place of NOT GATED), checkpoints[].weights_format, and the run's
-#: `shard` and `discovered` checkpoints. Added since, without a version change (new keys
-#: only): baselines[].revision, checkpoints[].base_path and base_revision (a snapshot's commit
-#: from the Hugging Face cache), checkpoints[].training_record
-SCHEMA_VERSION = 2
+#: 3: retrieval data sets (datasets[].kind "retrieval" with n_queries, n_corpus, exclude_self;
+#: evaluations[].kind, and for retrieval n_queries, n_corpus, recall_curve), and per pair-set
+#: evaluation error_bounds, overlap, slices, flips and matryoshka; checkpoints[].leakage;
+#: config.analyses. 2 added datasets[].calibration_overlap and evaluation_errors,
+#: evaluations[].max_score_difference, pipelines, required_checks and missing_checks, the
+#: verdict INCOMPLETE, weights_format, `shard` and `discovered` (and later, as new keys only,
+#: baselines[].revision, checkpoints[].base_path, base_revision and training_record).
+SCHEMA_VERSION = 3
 
 
 def _datasets(context: RunContext, findings: Findings) -> list[dict[str, Any]]:
     rows = []
     for spec in context.config.datasets:
         data = context.datasets.get(spec.name)
-        row: dict[str, Any] = {"name": spec.name, "role": spec.role, "path": str(spec.path)}
-        if not isinstance(data, LoadedDataset):
+        row: dict[str, Any] = {
+            "name": spec.name,
+            "role": spec.role,
+            "kind": spec.kind,
+            "path": str(spec.path),
+        }
+        if isinstance(data, LoadedRetrieval):
+            errors = dict(sorted(findings.reference_errors.get(spec.name, {}).items()))
+            row.update(
+                status=evaluated_status(errors),
+                evaluation_errors=errors,
+                truncated_texts=findings.truncated_texts.get(spec.name),
+                **data.describe(),
+            )
+        elif not isinstance(data, LoadedDataset):
             row.update(status="unreadable", error=str(data))
         else:
             # a reference set some model could not be evaluated on: shown, never failing
@@ -111,6 +127,8 @@ def _checkpoints(
                 "pipeline": findings.pipelines.get(checkpoint.name),  # None: never loaded
                 # None: no [training_record] table, no record to read, or its check did not run
                 "training_record": record.to_dict() if record is not None else None,
+                # None: no [leakage] table, or its check did not run
+                "leakage": findings.leakage.get(checkpoint.name),
             }
         )
     return rows
@@ -171,6 +189,8 @@ def build_results(
                 "seed": config.comparison.seed,
             },
             "threshold_policy": config.threshold.describe(),
+            "retrieval_metrics": list(config.comparison.retrieval_metrics),
+            "analyses": analyses_config(config.analyses),
         },
         "baselines": [
             {
@@ -199,6 +219,19 @@ def build_results(
         "missing_reference_datasets": context.unreadable(gating=False),
         "encode_events": list(context.encode_events),
     }
+
+
+def analyses_config(analyses: AnalysisSpecs) -> dict[str, Any]:
+    """The analysis tables as run (what the report says of how slices were tested, ...)."""
+    document = asdict(analyses)
+    leakage = document.get("leakage")
+    if leakage is not None:
+        for key in ("path", "relative_to"):
+            leakage[key] = None if leakage[key] is None else str(leakage[key])
+    document["matryoshka"]["targets"] = {
+        str(dimension): targets for dimension, targets in analyses.matryoshka.targets.items()
+    }
+    return document
 
 
 def score_arrays(context: RunContext, findings: Findings) -> dict[str, np.ndarray]:

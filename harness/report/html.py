@@ -10,21 +10,30 @@ out with a note, never an error.
 
 from __future__ import annotations
 
-import base64
-import html
-import io
 import math
-from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
 from matplotlib.axes import Axes
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
 from sklearn.metrics import roc_curve
 
 from harness.checkpoint.training_record import show
 from harness.quality.checks import margin_note
+from harness.report.analyses_html import leakage_section, pair_parts, retrieval_parts
+from harness.report.html_parts import (
+    array_of,
+    e,
+    evaluations_on,
+    figure,
+    metric_of,
+    mpl_text,
+    num,
+    png,
+    short,
+    subplots,
+    table_html,
+    threshold_of,
+)
 from harness.report.leaderboard import (
     dataset_role,
     datasets_in,
@@ -40,7 +49,6 @@ from harness.report.terminal import (
 from harness.run.findings import not_measured
 from harness.run.verdicts import INCOMPLETE, PROMOTE, REJECT
 
-DPI = 90
 N_BINS = 40
 VERDICT_CLASS = {PROMOTE: "promote", REJECT: "reject", INCOMPLETE: "incomplete"}
 CSS = """
@@ -74,101 +82,6 @@ nav a{margin-right:1em}
 """
 
 
-def e(value: Any) -> str:
-    """HTML-escaped text of any value (None as '-')."""
-    return "-" if value is None else html.escape(str(value), quote=True)
-
-
-def _mpl(text: str) -> str:
-    """Text for a matplotlib label: a `$` would start mathtext."""
-    return text.replace("$", r"\$")
-
-
-def _num(value: Any, digits: int = 4) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "-"
-    if isinstance(value, int | np.integer):
-        return str(value)
-    return f"{value:.{digits}f}"
-
-
-def _short(fingerprint: str | None) -> str:
-    return "-" if not fingerprint else fingerprint[:16]
-
-
-def _subplots(rows: int = 1, columns: int = 1, *, figsize: tuple[float, float], **options: Any
-               ) -> tuple[Figure, np.ndarray]:
-    """A figure at the report's DPI, laid out while it is drawn (constrained layout), and its
-    axes as a 2-D array. Not registered with pyplot: nothing to close, no global state."""
-    fig = Figure(figsize=figsize, dpi=DPI, layout="constrained")
-    return fig, fig.subplots(rows, columns, squeeze=False, **options)
-
-
-def _png(fig: Figure) -> str:
-    """The figure as a base64 PNG data URI, drawn once: the Agg canvas lays it out and renders
-    it in the same draw (savefig would add a layout-only draw first)."""
-    buffer = io.BytesIO()
-    FigureCanvasAgg(fig).print_png(buffer)
-    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
-
-
-def _figure(uri: str, alt: str, caption: str = "") -> str:
-    cap = f"<figcaption>{e(caption)}</figcaption>" if caption else ""
-    return f'<figure><img src="{uri}" alt="{e(alt)}">{cap}</figure>'
-
-
-def _table_html(
-    header: Sequence[str], rows: Iterable[Sequence[Any]], numeric_from: int = 99, css: str = ""
-) -> str:
-    head = "".join(f"<th>{e(h)}</th>" for h in header)
-    body = []
-    for row in rows:
-        cells = "".join(
-            f'<td class="num">{e(c)}</td>' if i >= numeric_from else f"<td>{e(c)}</td>"
-            for i, c in enumerate(row)
-        )
-        body.append(f"<tr>{cells}</tr>")
-    attr = f' class="{css}"' if css else ""
-    return f"<table{attr}><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
-
-
-# ---- arrays ---------------------------------------------------------------------------------
-
-
-def _array(arrays: dict[str, np.ndarray], key: str, n: int | None = None) -> np.ndarray | None:
-    """arrays[key] as a finite-checked 1-D float array, or None if absent, empty or misshapen."""
-    value = arrays.get(key)
-    if value is None:
-        return None
-    value = np.asarray(value, dtype=np.float64).ravel()
-    if value.size == 0 or (n is not None and value.size != n):
-        return None
-    return value
-
-
-def _evaluations(results: dict[str, Any], dataset: str) -> list[dict[str, Any]]:
-    """A data set's evaluations: baselines (configured order) first, then candidates."""
-    rows = [ev for ev in results.get("evaluations", []) if ev.get("dataset") == dataset]
-    order = [b.get("name") for b in results.get("baselines", [])]
-    order += [c.get("name") for c in results.get("checkpoints", [])]
-
-    def key(ev: dict[str, Any]) -> tuple[int, int, str]:
-        model = ev.get("model", "")
-        position = order.index(model) if model in order else len(order)
-        return (ev.get("role") != "baseline", position, model)
-
-    return sorted(rows, key=key)
-
-
-def _threshold(ev: dict[str, Any]) -> float | None:
-    value = (ev.get("threshold") or {}).get("value")
-    return None if value is None or not math.isfinite(value) else float(value)
-
-
-def _metric(ev: dict[str, Any], name: str) -> float | None:
-    return (ev.get("metrics", {}).get(name) or {}).get("value")
-
-
 # ---- plots ----------------------------------------------------------------------------------
 
 
@@ -176,16 +89,16 @@ Scored = list[tuple[dict[str, Any], np.ndarray]]  # (evaluation, its per-pair sc
 
 
 def _roc_plot(dataset: str, curves: Scored, labels: np.ndarray) -> str:
-    fig, axes = _subplots(figsize=(4.8, 4.3))
+    fig, axes = subplots(figsize=(4.8, 4.3))
     ax: Axes = axes[0, 0]
     for ev, scores in curves:
         fpr, tpr, _ = roc_curve(labels, scores)
         baseline = ev.get("role") == "baseline"
-        auc = _metric(ev, "roc_auc")
+        auc = metric_of(ev, "roc_auc")
         name = ev["model"] + (" (baseline)" if baseline else "")
         line = ax.plot(fpr, tpr, linestyle="--" if baseline else "-", linewidth=1.6,
-                       label=_mpl(f"{name}  AUC {_num(auc, 3)}"))[0]
-        threshold = _threshold(ev)
+                       label=mpl_text(f"{name}  AUC {num(auc, 3)}"))[0]
+        threshold = threshold_of(ev)
         if threshold is not None:
             predicted = scores >= threshold
             op_fpr = float(np.mean(predicted[labels == 0]))
@@ -193,10 +106,10 @@ def _roc_plot(dataset: str, curves: Scored, labels: np.ndarray) -> str:
             ax.plot([op_fpr], [op_tpr], "o", color=line.get_color(), markersize=6)
     ax.plot([0, 1], [0, 1], color="#aaaaaa", linewidth=0.8, linestyle=":")
     ax.set(xlim=(0, 1), ylim=(0, 1.01), xlabel="false-positive rate", ylabel="true-positive rate",
-           title=_mpl(f"ROC on {dataset}"))
+           title=mpl_text(f"ROC on {dataset}"))
     ax.legend(loc="lower right", fontsize=7.5)
     ax.grid(alpha=0.3)
-    return _png(fig)
+    return png(fig)
 
 
 def _distribution_plot(dataset: str, rows: Scored, labels: np.ndarray) -> str:
@@ -208,14 +121,14 @@ def _distribution_plot(dataset: str, rows: Scored, labels: np.ndarray) -> str:
     if high - low < 1e-9:
         low, high = low - 0.5, high + 0.5
     bins = np.linspace(low, high, N_BINS + 1)
-    fig, axes = _subplots(len(rows), 1, figsize=(6.6, 1.75 * len(rows) + 0.7), sharex=True)
+    fig, axes = subplots(len(rows), 1, figsize=(6.6, 1.75 * len(rows) + 0.7), sharex=True)
     for ax, (ev, scores) in zip(axes[:, 0], rows, strict=True):
         negatives, positives = scores[labels == 0], scores[labels == 1]
         ax.hist(negatives, bins=bins, color="#d1242f", alpha=0.55, histtype="stepfilled",
                 label=f"unrelated pairs (label 0, n={negatives.size})")
         ax.hist(positives, bins=bins, color="#0969da", alpha=0.55, histtype="stepfilled",
                 label=f"similar pairs (label 1, n={positives.size})")
-        threshold = _threshold(ev)
+        threshold = threshold_of(ev)
         title = ev["model"] + (" (baseline)" if ev.get("role") == "baseline" else "")
         if threshold is not None:
             ax.axvline(threshold, color="black", linewidth=1.5, linestyle="--",
@@ -225,46 +138,46 @@ def _distribution_plot(dataset: str, rows: Scored, labels: np.ndarray) -> str:
             share = false_pos / negatives.size if negatives.size else float("nan")
             title += (f": {false_pos}/{negatives.size} unrelated called similar ({share:.0%}), "
                       f"{missed}/{positives.size} similar missed")
-        ax.set_title(_mpl(title), fontsize=9, loc="left")
+        ax.set_title(mpl_text(title), fontsize=9, loc="left")
         ax.set_ylabel("pairs", fontsize=8)
         ax.tick_params(labelsize=8)
         ax.legend(fontsize=7, loc="upper left")
     axes[-1, 0].set_xlabel("cosine score")
-    fig.suptitle(_mpl(f"Score distributions on {dataset}"), fontsize=10)
-    return _png(fig)
+    fig.suptitle(mpl_text(f"Score distributions on {dataset}"), fontsize=10)
+    return png(fig)
 
 
 def _graded_plot(dataset: str, rows: Scored, gold: np.ndarray) -> str:
     """Cosine score against the gold grade, one panel per model (graded data sets)."""
     columns = min(3, len(rows))
     lines = math.ceil(len(rows) / columns)
-    fig, axes = _subplots(lines, columns, figsize=(3.2 * columns, 2.8 * lines), sharey=True)
+    fig, axes = subplots(lines, columns, figsize=(3.2 * columns, 2.8 * lines), sharey=True)
     for ax in axes.ravel()[len(rows):]:
         ax.set_visible(False)
     for ax, (ev, scores) in zip(axes.ravel(), rows, strict=False):
         ax.scatter(gold, scores, s=6, alpha=0.45, color="#0969da", linewidths=0)
-        spearman = _num(_metric(ev, "spearman"), 3)
-        ax.set_title(_mpl(f"{ev['model']}  Spearman {spearman}"), fontsize=8)
+        spearman = num(metric_of(ev, "spearman"), 3)
+        ax.set_title(mpl_text(f"{ev['model']}  Spearman {spearman}"), fontsize=8)
         ax.set_xlabel("gold score", fontsize=8)
         ax.tick_params(labelsize=7)
         ax.grid(alpha=0.3)
     axes[0, 0].set_ylabel("cosine score", fontsize=8)
-    fig.suptitle(_mpl(f"Cosine score against gold on {dataset}"), fontsize=10)
-    return _png(fig)
+    fig.suptitle(mpl_text(f"Cosine score against gold on {dataset}"), fontsize=10)
+    return png(fig)
 
 
 def _probe_plot(name: str, distances: np.ndarray) -> str:
-    fig, axes = _subplots(figsize=(5.2, 2.5))
+    fig, axes = subplots(figsize=(5.2, 2.5))
     ax: Axes = axes[0, 0]
     ax.hist(distances, bins=min(N_BINS, max(5, distances.size // 2)), color="#8250df", alpha=0.8,
             histtype="stepfilled")
     ax.axvline(float(distances.mean()), color="black", linestyle="--", linewidth=1.2,
                label=f"mean {distances.mean():.2e}")
     ax.set(xlabel="cosine distance, base vs adapter", ylabel="probe sentences")
-    ax.set_title(_mpl(f"Per-sentence embedding change: {name}"), fontsize=9, loc="left")
+    ax.set_title(mpl_text(f"Per-sentence embedding change: {name}"), fontsize=9, loc="left")
     ax.legend(fontsize=7)
     ax.tick_params(labelsize=8)
-    return _png(fig)
+    return png(fig)
 
 
 def _profile_plot(name: str, profile: dict[str, Any]) -> str:
@@ -286,12 +199,12 @@ def _profile_plot(name: str, profile: dict[str, Any]) -> str:
             unchanged.append((layer, floor))
         else:
             groups.setdefault(kind, []).append((layer, m["relative_update"]))
-    fig, axes = _subplots(figsize=(6.4, 3.0))
+    fig, axes = subplots(figsize=(6.4, 3.0))
     ax: Axes = axes[0, 0]
     offsets = np.linspace(-0.25, 0.25, max(1, len(groups)))
     for offset, (kind, points) in zip(offsets, sorted(groups.items()), strict=False):
         xs, ys = zip(*points, strict=True)
-        ax.plot(np.asarray(xs) + offset, ys, "o", markersize=4.5, alpha=0.85, label=_mpl(kind))
+        ax.plot(np.asarray(xs) + offset, ys, "o", markersize=4.5, alpha=0.85, label=mpl_text(kind))
     if unchanged:
         xs, ys = zip(*unchanged, strict=True)
         ax.plot(xs, ys, "x", color="#cf222e", markersize=8, mew=2,
@@ -304,11 +217,11 @@ def _profile_plot(name: str, profile: dict[str, Any]) -> str:
         labels.append("other")
     ax.set_xticks(ticks, labels)
     ax.set(xlabel="layer", ylabel="||update|| / ||base weight||")
-    ax.set_title(_mpl(f"Per-module change profile: {name}"), fontsize=9, loc="left")
+    ax.set_title(mpl_text(f"Per-module change profile: {name}"), fontsize=9, loc="left")
     ax.legend(fontsize=6.5, loc="center left", bbox_to_anchor=(1.0, 0.5))
     ax.grid(alpha=0.3, which="both", axis="y")
     ax.tick_params(labelsize=8)
-    return _png(fig)
+    return png(fig)
 
 
 # ---- sections -------------------------------------------------------------------------------
@@ -360,7 +273,7 @@ def _confusion(ev: dict[str, Any]) -> str:
 
     name = ev["model"] + (" (baseline)" if ev.get("role") == "baseline" else "")
     return (
-        f"<table><caption>{e(name)} at threshold {e(_num(_threshold(ev)))}</caption>"
+        f"<table><caption>{e(name)} at threshold {e(num(threshold_of(ev)))}</caption>"
         "<tr><th></th><th>predicted unrelated</th><th>predicted similar</th></tr>"
         f'<tr><th>unrelated (label 0)</th><td class="num">TN {e(pct(tn, neg))}</td>'
         f'<td class="num fp">FP {e(pct(fp, neg))}</td></tr>'
@@ -374,24 +287,30 @@ def _dataset_section(results: dict[str, Any], arrays: dict[str, np.ndarray], dat
         (d for d in results.get("datasets", []) if d.get("name") == dataset), {}
     )
     parts = [f'<h2 id="ds-{e(dataset)}">{e(dataset)} ({e(dataset_role(results, dataset))})</h2>']
+    if info.get("kind") == "retrieval":
+        parts += [f'<div class="alert">{e(line)}</div>' for line in evaluation_errors(info)]
+        header, body = leaderboard_table(results, dataset)
+        if body:
+            parts.append("<h3>Leaderboard</h3>" + table_html(header, body, numeric_from=2))
+        return "\n".join(parts + retrieval_parts(results, dataset))
     parts.append(
         f"<p>{e(info.get('n_pairs', '?'))} test pairs; fingerprint "
-        f"<span class=\"mono\">{e(_short(info.get('fingerprint')))}</span>; threshold policy: "
+        f"<span class=\"mono\">{e(short(info.get('fingerprint')))}</span>; threshold policy: "
         f"{e(results.get('config', {}).get('threshold_policy', '-'))}</p>"
     )
     parts += [f'<div class="alert">{e(line)}</div>' for line in evaluation_errors(info)]
     header, body = leaderboard_table(results, dataset)
     if body:
-        parts.append("<h3>Leaderboard</h3>" + _table_html(header, body, numeric_from=2))
+        parts.append("<h3>Leaderboard</h3>" + table_html(header, body, numeric_from=2))
 
-    evaluations = _evaluations(results, dataset)
+    evaluations = evaluations_on(results, dataset)
     labels = arrays.get(f"labels|{dataset}")
     gold = arrays.get(f"gold|{dataset}")
     notes: list[str] = []
     figures: list[str] = []
     scored: Scored = []
     for ev in evaluations:
-        scores = _array(arrays, f"scores|{ev['model']}|{dataset}", ev.get("n_pairs"))
+        scores = array_of(arrays, f"scores|{ev['model']}|{dataset}", ev.get("n_pairs"))
         if scores is None:
             notes.append(f"no per-pair scores for {ev['model']}: left out of the plots")
         else:
@@ -402,13 +321,13 @@ def _dataset_section(results: dict[str, Any], arrays: dict[str, np.ndarray], dat
         labelled = [(ev, s) for ev, s in scored if s.size == labels.size]
         both = labels.size and 0 < int(labels.sum()) < labels.size
         if labelled and both:
-            figures.append(_figure(
+            figures.append(figure(
                 _roc_plot(dataset, labelled, labels), f"ROC curves on {dataset}",
                 "ROC curve per model (baselines dashed); a dot marks each model's operating "
                 "threshold.",
             ))
         if labelled:
-            figures.append(_figure(
+            figures.append(figure(
                 _distribution_plot(dataset, labelled, labels),
                 f"positive and negative score distributions on {dataset}",
                 "Cosine scores of unrelated (red) and similar (blue) pairs on shared bins; the "
@@ -421,13 +340,14 @@ def _dataset_section(results: dict[str, Any], arrays: dict[str, np.ndarray], dat
         gold = np.asarray(gold, dtype=np.float64).ravel()
         graded = [(ev, s) for ev, s in scored if s.size == gold.size]
         if graded:
-            figures.append(_figure(_graded_plot(dataset, graded, gold),
+            figures.append(figure(_graded_plot(dataset, graded, gold),
                                    f"cosine score against gold on {dataset}"))
     if figures:
         parts.append("<h3>Plots</h3>" + "".join(figures))
     matrices = [_confusion(ev) for ev in evaluations if ev.get("confusion_matrix")]
     if matrices:
         parts.append("<h3>Confusion matrices</h3>" + "".join(matrices))
+    parts += pair_parts(results, dataset)
     if notes:
         parts.append("".join(f'<p class="note">{e(n)}</p>' for n in notes))
     return "\n".join(parts)
@@ -437,7 +357,7 @@ def _probe_section(results: dict[str, Any], arrays: dict[str, np.ndarray]) -> st
     parts = ['<h2 id="effect">Adapter effect on the probe sentences</h2>']
     found = False
     for ckpt in results.get("checkpoints", []):
-        distances = _array(arrays, f"probe_distance|{ckpt.get('name')}")
+        distances = array_of(arrays, f"probe_distance|{ckpt.get('name')}")
         if distances is None:
             why = (not_measured("probe_distances") if ckpt.get("kind") == "adapter"
                    else ckpt.get("kind", "checkpoint"))
@@ -448,13 +368,13 @@ def _probe_section(results: dict[str, Any], arrays: dict[str, np.ndarray]) -> st
         caption = (f"{distances.size} sentences: mean {distances.mean():.3e}, median "
                    f"{np.median(distances):.3e}, max {distances.max():.3e}, "
                    f"min {distances.min():.3e}")
-        parts.append(_figure(_probe_plot(ckpt["name"], distances),
+        parts.append(figure(_probe_plot(ckpt["name"], distances),
                              f"probe distance distribution of {ckpt['name']}", caption))
     for ckpt in results.get("checkpoints", []):
         profile = ckpt.get("change_profile")
         if profile and profile.get("modules"):
             found = True
-            parts.append(_figure(_profile_plot(ckpt["name"], profile),
+            parts.append(figure(_profile_plot(ckpt["name"], profile),
                                  f"change profile of {ckpt['name']}", profile_line(profile)))
         elif profile is None and ckpt.get("kind") == "adapter":
             parts.append(f'<p class="note">{e(ckpt.get("name"))}: no change profile '
@@ -489,13 +409,13 @@ def _checks_section(results: dict[str, Any]) -> str:
     not_applicable = results.get("not_applicable", [])
     if not_applicable:
         parts.append("<h3>Not applicable (not run, not counted as passed)</h3>")
-        parts.append(_table_html(["check", "checkpoint", "reason"],
+        parts.append(table_html(["check", "checkpoint", "reason"],
                                  [(n.get("check"), n.get("checkpoint"), n.get("reason"))
                                   for n in not_applicable]))
     missing = results.get("missing_reference_datasets", {})
     if missing:
         parts.append("<h3>Reference data sets not evaluated</h3>")
-        parts.append(_table_html(["data set", "error"], sorted(missing.items())))
+        parts.append(table_html(["data set", "error"], sorted(missing.items())))
     return "\n".join(parts)
 
 
@@ -505,7 +425,7 @@ def _training_record_html(record: dict[str, Any]) -> str:
              f"<p>{e(training_record_line(record))}</p>"]
     fields = record.get("fields") or {}
     if fields:
-        parts.append(_table_html(["field", "value"],
+        parts.append(table_html(["field", "value"],
                                  [(path, show(value)) for path, value in fields.items()],
                                  css="record"))
     return "".join(parts)
@@ -517,7 +437,7 @@ def _environment_section(results: dict[str, Any]) -> str:
     run = results.get("run", {})
     parts = ['<h2 id="environment">Environment and fingerprints</h2>']
     comparison = config.get("comparison", {})
-    parts.append(_table_html(["", ""], [
+    parts.append(table_html(["", ""], [
         ("device", env.get("device_note") or env.get("device")),
         ("dtype", env.get("dtype")),
         ("run", f"{run.get('started', '-')} to {run.get('finished', '-')} "
@@ -530,14 +450,14 @@ def _environment_section(results: dict[str, Any]) -> str:
     ], css="env"))
     versions = env.get("versions", {})
     if versions:
-        parts.append("<h3>Versions</h3>" + _table_html(["package", "version"], versions.items()))
+        parts.append("<h3>Versions</h3>" + table_html(["package", "version"], versions.items()))
     if results.get("baselines"):
-        parts.append("<h3>Baselines</h3>" + _table_html(
+        parts.append("<h3>Baselines</h3>" + table_html(
             ["name", "model", "path", "weights fingerprint"],
             [(b.get("name"), b.get("model"), b.get("path"), b.get("weights_fingerprint"))
              for b in results["baselines"]], css="env"))
     if results.get("datasets"):
-        parts.append("<h3>Data sets</h3>" + _table_html(
+        parts.append("<h3>Data sets</h3>" + table_html(
             ["name", "role", "status", "test pairs", "fingerprint", "calibration pairs",
              "calibration fingerprint", "in both parts", "path / error"],
             [(d.get("name"), d.get("role"), d.get("status"), d.get("n_pairs"),
@@ -545,13 +465,13 @@ def _environment_section(results: dict[str, Any]) -> str:
               d.get("calibration_overlap"), d.get("error") or d.get("path"))
              for d in results["datasets"]], css="env"))
     if results.get("checkpoints"):
-        parts.append("<h3>Checkpoints</h3>" + _table_html(
+        parts.append("<h3>Checkpoints</h3>" + table_html(
             ["name", "kind", "saved by", "base model", "path", "fingerprint"],
             [(c.get("name"), c.get("kind"), c.get("saved_by"), c.get("base_model"), c.get("path"),
               c.get("fingerprint")) for c in results["checkpoints"]], css="env"))
     encoded = run.get("texts_encoded")
     if encoded:
-        parts.append("<h3>Texts encoded</h3>" + _table_html(
+        parts.append("<h3>Texts encoded</h3>" + table_html(
             ["model / mode", "texts"], encoded.items(), numeric_from=1))
     return "\n".join(parts)
 
@@ -577,8 +497,8 @@ def render_html(results: dict[str, Any], arrays: dict[str, np.ndarray]) -> str:
         sections.append(f'<div class="alert">data set {e(d.get("name"))} ({e(d.get("role"))}) '
                         f"could not be read: {e(first)}</div>")
     sections += [_dataset_section(results, arrays, d) for d in datasets]
-    sections += [_probe_section(results, arrays), _checks_section(results),
-                 _environment_section(results)]
+    sections += [_probe_section(results, arrays), leakage_section(results),
+                 _checks_section(results), _environment_section(results)]
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'

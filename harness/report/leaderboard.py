@@ -5,18 +5,43 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from harness.quality.checks import margin_note
-from harness.quality.metrics import METRICS
+from harness.quality.checks import greater_is_better, margin_note
+from harness.report.analyses_text import analysis_lines, slice_table
 from harness.report.plaintext import WIDTH
 
 MAX_REASON = 300
 COLUMNS = (("spearman", "Spearman"), ("roc_auc", "ROC-AUC"), ("f1", "F1"), ("fp_rate", "FP rate"))
+#: a retrieval set's columns (those its metrics define)
+RETRIEVAL_COLUMNS = (
+    ("recall@1", "R@1"),
+    ("recall@5", "R@5"),
+    ("recall@10", "R@10"),
+    ("mrr@10", "MRR@10"),
+    ("ndcg@10", "nDCG@10"),
+)
+
+
+def is_retrieval(results: dict[str, Any], dataset: str) -> bool:
+    return any(
+        d.get("kind") == "retrieval" for d in results["datasets"] if d["name"] == dataset
+    )
+
+
+def columns_of(results: dict[str, Any], dataset: str) -> tuple[tuple[str, str], ...]:
+    """The metric columns of a data set's leaderboard."""
+    return RETRIEVAL_COLUMNS if is_retrieval(results, dataset) else COLUMNS
 
 
 def primary_metric(results: dict[str, Any], dataset: str) -> str | None:
     """The metric a data set is ranked by: the first comparison metric it defines."""
     defined = {m for e in results["evaluations"] if e["dataset"] == dataset for m in e["metrics"]}
-    for metric in [*results["config"]["comparison"]["metrics"], "roc_auc", "spearman"]:
+    config = results["config"]
+    compared = (
+        config.get("retrieval_metrics", [])
+        if is_retrieval(results, dataset)
+        else [*config["comparison"]["metrics"], "roc_auc", "spearman"]
+    )
+    for metric in [*compared, *sorted(defined)]:
         if metric in defined:
             return metric
     return None
@@ -42,7 +67,8 @@ def leaderboard_rows(results: dict[str, Any], dataset: str) -> list[dict[str, An
     metric = primary_metric(results, dataset)
     verdicts = {c["name"]: c["verdict"] for c in results["checkpoints"]}
     evaluations = [e for e in results["evaluations"] if e["dataset"] == dataset]
-    sign = 1.0 if metric is None or METRICS[metric].greater_is_better else -1.0
+    sign = 1.0 if metric is None or greater_is_better(metric) else -1.0
+    columns = columns_of(results, dataset)
 
     def key(e: dict[str, Any]) -> tuple[float, str]:
         value = e["metrics"].get(metric, {}).get("value") if metric else None
@@ -54,7 +80,7 @@ def leaderboard_rows(results: dict[str, Any], dataset: str) -> list[dict[str, An
             {
                 "rank": rank,
                 "model": e["model"] + (" (baseline)" if e["role"] == "baseline" else ""),
-                **{name: e["metrics"].get(name, {}).get("value") for name, _ in COLUMNS},
+                **{name: e["metrics"].get(name, {}).get("value") for name, _ in columns},
                 "delta": "-"
                 if e["compared_with"] == e["model"]
                 else _delta(e["metrics"].get(metric)),
@@ -68,14 +94,15 @@ def leaderboard_rows(results: dict[str, Any], dataset: str) -> list[dict[str, An
 def leaderboard_table(results: dict[str, Any], dataset: str) -> tuple[list[str], list[list[str]]]:
     """A data set's leaderboard as a header and rows of cells (text, Markdown and HTML)."""
     metric = primary_metric(results, dataset) or "-"
-    header = ["#", "model", *(label for _, label in COLUMNS), f"{metric} delta [95% CI]"]
+    columns = columns_of(results, dataset)
+    header = ["#", "model", *(label for _, label in columns), f"{metric} delta [95% CI]"]
     rows = leaderboard_rows(results, dataset)
     with_throughput = any(r["throughput"] for r in rows)
     if with_throughput:
         header.append("sent/s")
     body = []
     for r in rows:
-        cells = [str(r["rank"]), r["model"], *(_fmt(r[name]) for name, _ in COLUMNS), r["delta"]]
+        cells = [str(r["rank"]), r["model"], *(_fmt(r[name]) for name, _ in columns), r["delta"]]
         if with_throughput:
             cells.append(_fmt(r["throughput"], 0))
         body.append(cells)
@@ -93,23 +120,20 @@ def datasets_in(results: dict[str, Any]) -> list[str]:
 
 
 def render_text(results: dict[str, Any]) -> str:
-    """Fixed-width tables for the terminal (no colour)."""
+    """Fixed-width tables for the terminal (no colour); one space between a table's metric
+    columns keeps it, its interval and its sent/s column within 100 columns."""
     blocks = []
     for dataset in datasets_in(results):
         header, body = leaderboard_table(results, dataset)
         lines = [f"{dataset} ({dataset_role(results, dataset)})"]
-        lines += _fixed_width(header, body, left=(1,), tight=METRIC_COLUMNS[1:], shrink=1)
+        tight = tuple(range(3, 2 + len(columns_of(results, dataset))))
+        lines += _fixed_width(header, body, left=(1,), tight=tight, shrink=1)
         blocks.append("\n".join(lines))
     if throughput_rows(results):
         header, body = _throughput_table(results)
         lines = [throughput_title(results), *_fixed_width(header, body, left=(0, 1), shrink=0)]
         blocks.append("\n".join(lines))
     return "\n\n".join(blocks)
-
-
-#: the metric columns of a data set's text table; one space between them keeps the table,
-#: its interval and its sent/s column within 100 columns
-METRIC_COLUMNS = tuple(range(2, 2 + len(COLUMNS)))
 
 
 def _shorten(name: str, width: int) -> str:
@@ -202,22 +226,30 @@ def _throughput_table(results: dict[str, Any]) -> tuple[list[str], list[list[str
     return header, body
 
 
+def _markdown_table(header: list[str], body: list[list[str]], left: tuple[int, ...]) -> list[str]:
+    """A Markdown table: the columns in `left` left-aligned, the others right-aligned."""
+    rule = "|" + "|".join("---" if i in left else "---:" for i in range(len(header))) + "|"
+    return ["| " + " | ".join(header) + " |", rule, *("| " + " | ".join(r) + " |" for r in body)]
+
+
 def render_markdown(results: dict[str, Any]) -> str:
-    """Paste-able Markdown: one table per data set, then the verdicts."""
+    """Paste-able Markdown: one table per data set (with its slices and analyses), then the
+    verdicts."""
     parts = ["# Release gate leaderboard", ""]
     for dataset in datasets_in(results):
         header, body = leaderboard_table(results, dataset)
         parts += [f"## {dataset} ({dataset_role(results, dataset)})", ""]
-        parts.append("| " + " | ".join(header) + " |")
-        parts.append("|" + "|".join("---" if i == 1 else "---:" for i in range(len(header))) + "|")
-        parts += ["| " + " | ".join(row) + " |" for row in body]
+        parts += _markdown_table(header, body, left=(1,))
+        parts.append("")
+        parts += [f"- {line}" for line in analysis_lines(results, dataset)]
+        header, body = slice_table(results, dataset)
+        if body:
+            parts += ["", f"### {dataset} per slice", "", *_markdown_table(header, body, left=(0,))]
         parts.append("")
     if throughput_rows(results):
         header, body = _throughput_table(results)
         parts += [f"## {throughput_title(results).capitalize()}", ""]
-        parts.append("| " + " | ".join(header) + " |")
-        parts.append("|" + "|".join("---" if i < 2 else "---:" for i in range(len(header))) + "|")
-        parts += ["| " + " | ".join(row) + " |" for row in body]
+        parts += _markdown_table(header, body, left=(0, 1))
         parts.append("")
     parts += ["## Verdicts", ""]
     comparison = results["config"]["comparison"]

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from harness.quality.checks import margin_note
-from harness.report.leaderboard import render_text, verdict_reason
+from harness.report.analyses_text import analysis_lines
+from harness.report.leaderboard import datasets_in, render_text, verdict_reason
 from harness.report.plaintext import wrap
 from harness.run.findings import not_measured
 from harness.run.verdicts import unsound_checks
@@ -54,6 +55,9 @@ def render_summary(results: dict[str, Any], report_path: str | None = None) -> s
             )
         if notes:
             lines += wrap(f"data set '{dataset['name']}': {'; '.join(notes)}", "  ")
+    for dataset in datasets_in(results):  # shown, gating only where gate.toml says so
+        for line in analysis_lines(results, dataset):
+            lines += wrap(line, "  ")
     for event in results.get("encode_events", []):  # out of GPU memory: the batch size halved
         lines += wrap(event["message"], "  ")
     for checkpoint in results["checkpoints"]:

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from harness.checkpoint.discover import Checkpoint
+from harness.checkpoint.training_pairs import leakage_applies
 from harness.config import GateConfig
 from harness.embedding.device import low_precision_dtypes
 from harness.throughput.measure import cases
@@ -38,14 +39,33 @@ EVERY_CHECKPOINT_CHECKS = (
     "embedding_ignores_batch_and_padding",
     "any_text_gives_a_finite_embedding_of_the_right_shape",
 )
-#: tests/gate/test_quality.py, per gating data set
-QUALITY_CHECKS = ("beats_baseline", "meets_targets", "fp_rate_under_target")
+#: tests/gate/test_quality.py, per gating data set (pairs or retrieval), and per gating pair set
+QUALITY_CHECKS = ("beats_baseline", "meets_targets")
+PAIR_QUALITY_CHECKS = ("fp_rate_under_target",)
+#: tests/gate/test_analyses.py, per gating pair set, each only where gate.toml asks for it
+SLICE_CHECK = "no_slice_worse"
+HIGH_OVERLAP_CHECK = "high_overlap_fp_rate_under_target"
+MATRYOSHKA_CHECK = "matryoshka_targets"
+#: tests/gate/test_leakage.py, per checkpoint with a training pairs file ([leakage])
+LEAKAGE_CHECK = "no_leakage"
 #: tests/gate/test_throughput.py: one benchmark per case, and the merged/base ratio (adapters)
 THROUGHPUT_CASE_CHECK = "encode_throughput"
 MERGED_RATIO_CHECK = "merged_throughput_ratio"
 #: tests/gate/test_training_record.py, under a [training_record] table: for a checkpoint with the
 #: record's file, or for every checkpoint where the table sets required = true
 TRAINING_RECORD_CHECK = "training_record"
+
+
+def configured_checks(config: GateConfig) -> dict[str, bool]:
+    """The checks that exist only when gate.toml asks for them, and whether it does."""
+    analyses = config.analyses
+    return {
+        TRAINING_RECORD_CHECK: config.training_record is not None,
+        SLICE_CHECK: analyses.slices.gate,
+        HIGH_OVERLAP_CHECK: analyses.overlap.fp_rate_target is not None,
+        MATRYOSHKA_CHECK: bool(analyses.matryoshka.targets),
+        LEAKAGE_CHECK: analyses.leakage is not None,
+    }
 
 
 def required_checks(checkpoint: Checkpoint, config: GateConfig, device: str) -> list[str]:
@@ -55,9 +75,14 @@ def required_checks(checkpoint: Checkpoint, config: GateConfig, device: str) -> 
     if adapter:
         required += ADAPTER_CHECKS
         required += [f"{LOW_PRECISION_CHECK}[{dtype}]" for dtype in low_precision_dtypes(device)]
+    configured = configured_checks(config)
+    pair_checks = list(PAIR_QUALITY_CHECKS) + [
+        check for check in (SLICE_CHECK, HIGH_OVERLAP_CHECK, MATRYOSHKA_CHECK) if configured[check]
+    ]
     for spec in config.datasets:
         if spec.gates:
-            required += [f"{check}[{spec.name}]" for check in QUALITY_CHECKS]
+            checks = QUALITY_CHECKS if spec.is_retrieval else QUALITY_CHECKS + tuple(pair_checks)
+            required += [f"{check}[{spec.name}]" for check in checks]
     if config.throughput.required:
         required += [
             f"{THROUGHPUT_CASE_CHECK}[{case.id}]"
@@ -68,6 +93,9 @@ def required_checks(checkpoint: Checkpoint, config: GateConfig, device: str) -> 
             required.append(MERGED_RATIO_CHECK)
     if config.training_record is not None and config.training_record.applies(checkpoint.path):
         required.append(TRAINING_RECORD_CHECK)
+    leakage = config.analyses.leakage
+    if leakage is not None and leakage_applies(checkpoint.path, leakage):
+        required.append(LEAKAGE_CHECK)
     return sorted(required)
 
 

@@ -11,6 +11,10 @@ from harness.checkpoint.discover import Checkpoint
 from harness.config import GateConfig
 from harness.errors import GateInputError
 from harness.quality.evaluate import LoadedDataset
+from harness.quality.evaluate_retrieval import LoadedRetrieval
+
+#: a readable data set: pairs, or a retrieval set
+Dataset = LoadedDataset | LoadedRetrieval
 
 
 @dataclass(frozen=True)
@@ -35,7 +39,7 @@ class RunContext:
 
     config: GateConfig
     checkpoints: list[Checkpoint]
-    datasets: dict[str, LoadedDataset | GateInputError]
+    datasets: dict[str, Dataset | GateInputError]
     started: datetime
     shard: tuple[int, int] | None = None
     discovered: list[Checkpoint] | None = None
@@ -54,7 +58,7 @@ class RunContext:
 
 
 def unreadable_datasets(
-    config: GateConfig, datasets: dict[str, LoadedDataset | GateInputError], *, gating: bool
+    config: GateConfig, datasets: dict[str, Dataset | GateInputError], *, gating: bool
 ) -> dict[str, str]:
     """Gating (or reference) data sets that could not be read, with the reason."""
     gates = {spec.name: spec.gates for spec in config.datasets}

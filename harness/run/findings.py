@@ -23,6 +23,7 @@ RECORDED_BY = {
     "change_profile": "test_adapter_updates_every_module",
     "throughput": "test_encode_throughput",
     "training_record": "test_training_record",
+    "leakage": "test_no_leakage",
 }
 
 
@@ -38,6 +39,8 @@ class Findings:
     change_profiles: dict[str, ChangeProfile] = field(default_factory=dict)
     throughput: dict[str, CheckpointThroughput] = field(default_factory=dict)
     training_records: dict[str, TrainingRecord] = field(default_factory=dict)
+    #: per checkpoint, its training pairs' overlap with the pair sets (harness.run.leakage)
+    leakage: dict[str, dict] = field(default_factory=dict)
     truncated_texts: dict[str, int] = field(default_factory=dict)
     #: each model's pipeline (modules, pooling, max_seq_length, dimension, normalize): a
     #: checkpoint's by its name (with whose pipeline it is and how it differs from its base's),

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property, partial
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from harness.checkpoint.discover import (
     Checkpoint,
@@ -22,17 +22,30 @@ from harness.config import GateConfig
 from harness.embedding.device import cuda_device_count, pinned_device, resolve_device
 from harness.errors import ConfigError, GateInputError
 from harness.quality.evaluate import (
+    Encode,
     Evaluation,
-    LoadedDataset,
     compare_with_baseline,
     evaluate,
     load_dataset,
     own_intervals,
 )
+from harness.quality.evaluate_retrieval import (
+    LoadedRetrieval,
+    compare_retrieval_with_baseline,
+    evaluate_retrieval,
+    load_retrieval,
+    retrieval_own_intervals,
+)
 from harness.quality.metrics import cosine_distances
+from harness.quality.pair_analyses import (
+    compare_slices_and_flips,
+    describe_model,
+    own_slice_intervals,
+)
 from harness.quality.pairs import read_sentences
-from harness.run.context import BaselineRecord, RunContext
+from harness.run.context import BaselineRecord, Dataset, RunContext
 from harness.run.findings import Findings
+from harness.run.leakage import leakage_report
 from harness.run.models import GateModels
 from harness.run.outcomes import Outcomes
 
@@ -105,25 +118,31 @@ class GateSession:
         return sentences
 
     @cached_property
-    def datasets(self) -> dict[str, LoadedDataset | GateInputError]:
-        """Every configured data set, read once; a set that cannot be read holds its error."""
-        loaded: dict[str, LoadedDataset | GateInputError] = {}
-        for spec in self.config.datasets:
+    def datasets(self) -> dict[str, Dataset | GateInputError]:
+        """Every configured data set, read once (pair sets first: a retrieval set may be derived
+        from one), in configured order; a set that cannot be read holds its error."""
+        loaded: dict[str, Dataset | GateInputError] = {}
+        specs = sorted(self.config.datasets, key=lambda spec: spec.is_retrieval)
+        for spec in specs:
             try:
-                loaded[spec.name] = load_dataset(spec, self.config.threshold)
+                loaded[spec.name] = (
+                    load_retrieval(spec, loaded)
+                    if spec.is_retrieval
+                    else load_dataset(spec, self.config.threshold)
+                )
             except GateInputError as exc:
                 loaded[spec.name] = exc
-        return loaded
+        return {spec.name: loaded[spec.name] for spec in self.config.datasets}
 
-    def dataset(self, name: str) -> LoadedDataset:
+    def dataset(self, name: str) -> Dataset:
         """A data set by name; one that could not be read raises its error here."""
         data = self.datasets[name]
         if isinstance(data, GateInputError):
             raise data
         return data
 
-    def readable_datasets(self) -> list[LoadedDataset]:
-        return [d for d in self.datasets.values() if isinstance(d, LoadedDataset)]
+    def readable_datasets(self) -> list[Dataset]:
+        return [d for d in self.datasets.values() if not isinstance(d, GateInputError)]
 
     # ---- models -----------------------------------------------------------------------------
 
@@ -133,7 +152,7 @@ class GateSession:
 
     # ---- what the run measures (each recorded where it is computed) -------------------------
 
-    def baseline_evaluation(self, dataset: LoadedDataset, index: int = 0) -> Evaluation | None:
+    def baseline_evaluation(self, dataset: Dataset, index: int = 0) -> Evaluation | None:
         """A baseline on a data set, once per run; later baselines are compared with the first,
         the first gets its own intervals (no bootstrap of a model against itself). None on a
         reference set it (or the first baseline) could not be evaluated on."""
@@ -149,26 +168,54 @@ class GateSession:
         )
 
     def _evaluate_baseline(
-        self, dataset: LoadedDataset, index: int, first: Evaluation | None
+        self, dataset: Dataset, index: int, first: Evaluation | None
     ) -> Evaluation:
         name = self.config.baselines[index].name
-        evaluation = evaluate(
-            name,
-            "baseline",
-            dataset,
-            lambda texts: self.models.encode_baseline(texts, index),
-            self.config.threshold,
+        evaluation = self._evaluate(
+            name, "baseline", dataset, lambda texts: self.models.encode_baseline(texts, index)
         )
         if first is not None:
-            compare_with_baseline(
-                evaluation, first, dataset, self.config.comparison,
-                dtype=self.models.baseline(index).model.dtype, device=self.device,
-            )
+            self._compare(evaluation, first, dataset, self.models.baseline(index).model.dtype)
         else:
-            own_intervals(evaluation, dataset, self.config.comparison)
+            self._own_intervals(evaluation, dataset)
             self.findings.truncated_texts[dataset.spec.name] = self.models.truncated_texts(dataset)
         self.findings.record_evaluation(evaluation)
         return evaluation
+
+    def _evaluate(self, model: str, role: str, dataset: Dataset, encode: Encode) -> Evaluation:
+        """One model on one data set, with what is shown beside its metrics."""
+        analyses = self.config.analyses
+        if isinstance(dataset, LoadedRetrieval):
+            return evaluate_retrieval(
+                model, role, dataset, encode, analyses.matryoshka.dimensions
+            )
+        evaluation = evaluate(model, role, dataset, encode, self.config.threshold)
+        describe_model(evaluation, dataset, encode, self.config.threshold, analyses)
+        return evaluation
+
+    def _compare(
+        self, evaluation: Evaluation, first: Evaluation, dataset: Dataset, dtype: Any
+    ) -> None:
+        """A model against the first baseline: paired intervals, slices and flips."""
+        comparison = self.config.comparison
+        if isinstance(dataset, LoadedRetrieval):
+            compare_retrieval_with_baseline(
+                evaluation, first, comparison, dtype=dtype, device=self.device
+            )
+            return
+        compare_with_baseline(
+            evaluation, first, dataset, comparison, dtype=dtype, device=self.device
+        )
+        compare_slices_and_flips(evaluation, first, dataset, comparison, self.config.analyses)
+
+    def _own_intervals(self, evaluation: Evaluation, dataset: Dataset) -> None:
+        """The first baseline's own intervals (what every other model is compared with)."""
+        comparison = self.config.comparison
+        if isinstance(dataset, LoadedRetrieval):
+            retrieval_own_intervals(evaluation, comparison)
+            return
+        own_intervals(evaluation, dataset, comparison)
+        own_slice_intervals(evaluation, dataset, comparison, self.config.analyses)
 
     def evaluate_candidate(self, candidate: LoadedCandidate) -> dict[str, Evaluation]:
         """The candidate as shipped on every readable data set, against the first baseline; a
@@ -190,25 +237,21 @@ class GateSession:
         return results
 
     def _evaluate_candidate(
-        self, candidate: LoadedCandidate, dataset: LoadedDataset, baseline: Evaluation
+        self, candidate: LoadedCandidate, dataset: Dataset, baseline: Evaluation
     ) -> Evaluation:
-        evaluation = evaluate(
+        evaluation = self._evaluate(
             candidate.checkpoint.name,
             "candidate",
             dataset,
             lambda texts: self.models.encode_candidate(candidate, texts, "shipped"),
-            self.config.threshold,
         )
-        compare_with_baseline(
-            evaluation, baseline, dataset, self.config.comparison,
-            dtype=candidate.dtype, device=self.device,
-        )
+        self._compare(evaluation, baseline, dataset, candidate.dtype)
         evaluation.checkpoint_kind = candidate.checkpoint.kind
         self.findings.record_evaluation(evaluation)
         return evaluation
 
     def _unless_reference_fails(
-        self, dataset: LoadedDataset, model: str, evaluate_model: Callable[[], Evaluation]
+        self, dataset: Dataset, model: str, evaluate_model: Callable[[], Evaluation]
     ) -> Evaluation | None:
         """`evaluate_model()`. On a reference set, whatever it raises is recorded under that
         set for the report and None returned: a reference set never fails a gate test. On a
@@ -252,6 +295,21 @@ class GateSession:
         record = examine(checkpoint.path, spec)
         self.findings.training_records[checkpoint.name] = record
         return record
+
+    def leakage(self, checkpoint: Checkpoint) -> dict[str, Any]:
+        """The evaluation pairs of every readable pair set found in the checkpoint's training
+        pairs ([leakage]); recorded for results.json. A training pairs file that cannot be
+        found or read is recorded as the error."""
+        spec = self.config.analyses.leakage
+        if spec is None:
+            raise ConfigError(
+                self.config.source,
+                "the leakage check ran, but gate.toml has no [leakage] table",
+                "add a [leakage] table, or deselect test_no_leakage",
+            )
+        report = leakage_report(checkpoint.path, spec, self.readable_datasets())
+        self.findings.leakage[checkpoint.name] = report
+        return report
 
     # ---- the run's context ------------------------------------------------------------------
 

@@ -5,8 +5,9 @@ flagged when the new value lies outside the old run's interval (`metrics[m].ci`)
 value outside the new run's interval. Within both intervals the runs agree up to resampling
 noise and the change is only counted. A metric without an interval in either run is compared
 exactly and never counts as a regression. The direction comes from
-`harness.quality.metrics.METRICS[m].greater_is_better`: a flagged change the worse way is a
-regression.
+`harness.quality.checks.greater_is_better`: a flagged change the worse way is a regression.
+Per-slice metrics are compared by the same rule; a slice newly significantly worse than the
+baseline, and more leaked evaluation pairs on a gating set, are regressions too.
 
 A verdict that was PROMOTE and is anything else now (REJECT, INCOMPLETE) is a regression too.
 Data sets whose fingerprint changed are warned about, and every metric on them is marked
@@ -24,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import GateInputError
-from harness.quality.metrics import METRICS
+from harness.quality.checks import greater_is_better
 from harness.report.folder import read_results
 from harness.report.leaderboard import verdict_reason
 from harness.report.plaintext import wrap
@@ -109,15 +110,15 @@ def compare_metric(
     if old_value == new_value:
         return None
     old_ci, new_ci = _interval(old), _interval(new)
-    spec = METRICS.get(metric)
+    higher = greater_is_better(metric)
     head = f"{model} on {dataset}: {metric} {old_value:.4f} -> {new_value:.4f}"
     if old_ci is None and new_ci is None:
         return Change("metric", f"{head} (no interval to judge it)")
     if not (_outside(new_value, old_ci) or _outside(old_value, new_ci)):
         return Change("metric", "")  # within the intervals: counted, not listed
-    if spec is None:
+    if higher is None:
         return Change("metric", f"{head} (beyond the intervals; unknown metric, no direction)")
-    better = (new_value > old_value) == spec.greater_is_better
+    better = (new_value > old_value) == higher
     word = "better" if better else "WORSE"
     note = ", different data" if different_data else ""
     text = (f"{head} ({new_value - old_value:+.4f}, {word}{note}); old interval "
@@ -178,22 +179,96 @@ def compare_results(old: dict[str, Any], new: dict[str, Any]) -> Comparison:
 
     old_evals = {(e["model"], e["dataset"]): e for e in old["evaluations"]}
     for ev in new["evaluations"]:
-        model_and_data = (ev["model"], ev["dataset"])
-        if model_and_data not in old_evals:
+        model, dataset = ev["model"], ev["dataset"]
+        if (model, dataset) not in old_evals:
             continue
-        before = old_evals[model_and_data]["metrics"]
-        for metric in [m for m in before if m in ev["metrics"]]:
-            change = compare_metric(*model_and_data, metric, before[metric], ev["metrics"][metric],
-                                    different_data=ev["dataset"] in changed_data)
-            if change is None:
-                continue
-            if not change.text:
-                out.within_interval += 1
-            else:
-                out.add(change)
+        before = old_evals[(model, dataset)]
+        different = dataset in changed_data
+        _metric_changes(model, dataset, before["metrics"], ev["metrics"], different, out)
+        for was, now in _matching_slices(before, ev):
+            where = f"{dataset} [slice {now['slice']}]"
+            _metric_changes(model, where, was["metrics"], now["metrics"], different, out)
+        _slice_test_changes(model, dataset, before, ev, out)
+    for name in [n for n in old_ckpts if n in new_ckpts]:
+        _leakage_changes(name, old_ckpts[name].get("leakage"), new_ckpts[name].get("leakage"), out)
 
     _context_changes(old, new, out)
     return out
+
+
+def _metric_changes(
+    model: str,
+    where: str,
+    before: dict[str, Any],
+    after: dict[str, Any],
+    different_data: bool,
+    out: Comparison,
+) -> None:
+    """Every metric both runs report for `model` at `where`, by the interval rule."""
+    for metric in [m for m in before if m in after]:
+        change = compare_metric(
+            model, where, metric, before[metric], after[metric], different_data=different_data
+        )
+        if change is None:
+            continue
+        if not change.text:
+            out.within_interval += 1
+        else:
+            out.add(change)
+
+
+def _slices_of(evaluation: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    slices = evaluation.get("slices") or {}
+    return {row["slice"]: row for row in slices.get("rows", [])}
+
+
+def _matching_slices(
+    before: dict[str, Any], after: dict[str, Any]
+) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    old, new = _slices_of(before), _slices_of(after)
+    return [(old[name], new[name]) for name in sorted(old.keys() & new.keys())]
+
+
+def _worse_slices(evaluation: dict[str, Any]) -> set[tuple[str, str]]:
+    test = (evaluation.get("slices") or {}).get("test") or {}
+    return {(r["slice"], r["metric"]) for r in test.get("rows", []) if r["significantly_worse"]}
+
+
+def _slice_test_changes(
+    model: str, dataset: str, before: dict[str, Any], after: dict[str, Any], out: Comparison
+) -> None:
+    """A slice that became, or stopped being, significantly worse than the baseline."""
+    was, now = _worse_slices(before), _worse_slices(after)
+    for slice_name, metric in sorted(now - was):
+        out.add(Change("metric", f"{model} on {dataset}: slice '{slice_name}' is now "
+                       f"significantly worse than the baseline on {metric}", regression=True))
+    for slice_name, metric in sorted(was - now):
+        out.add(Change("metric", f"{model} on {dataset}: slice '{slice_name}' is no longer "
+                       f"significantly worse than the baseline on {metric}", improvement=True))
+
+
+def _leakage_changes(
+    name: str, before: dict[str, Any] | None, after: dict[str, Any] | None, out: Comparison
+) -> None:
+    """More (or fewer) evaluation pairs found in a checkpoint's training pairs; more on a gating
+    set is a regression."""
+    if not before or not after:
+        return
+    old = {row["dataset"]: row for row in before.get("datasets", [])}
+    for row in after.get("datasets", []):
+        was = old.get(row["dataset"])
+        if was is None:
+            continue
+        count, previous = row["pairs"]["normalised"], was["pairs"]["normalised"]
+        if count == previous:
+            continue
+        more = count > previous
+        out.add(Change(
+            "leakage",
+            f"{name}: {previous} -> {count} test pairs of '{row['dataset']}' found in training",
+            regression=more and row["role"] == "gate",
+            improvement=not more and row["role"] == "gate",
+        ))
 
 
 def _short(fingerprint: Any) -> str:

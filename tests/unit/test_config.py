@@ -19,7 +19,7 @@ def test_repository_gate_toml_loads():
     assert config.effect.probe_path == REPO / "fixtures" / "probe_sentences.txt"
     assert config.effect.probe_path.is_file()
     gating = [spec for spec in config.datasets if spec.gates]
-    assert [spec.name for spec in gating] == ["it_incidents"]
+    assert [spec.name for spec in gating] == ["it_incidents", "it_incidents_retrieval"]
     assert gating[0].path == REPO / "fixtures" / "it_incidents.jsonl"
     assert gating[0].targets["fp_rate"] == pytest.approx(0.20)
     assert all(not spec.targets for spec in config.datasets if not spec.gates)

@@ -19,6 +19,8 @@ HARNESS = REPO / "harness"
 #: names of harness.quality); among them, the module graph must not circle.
 LAYERS = {
     "harness.errors": 0,
+    "harness.toml_table": 1,
+    "harness.analysis_config": 2,
     "harness.config": 2,
     "harness.checkpoint": 2,
     "harness.embedding": 2,

@@ -1,0 +1,201 @@
+"""The questions after a pair set's metrics, answered from the scores and embeddings the run
+already has (nothing is encoded again): the FP and FN rates' exact bounds, the metrics per
+lexical-overlap bucket, per slice, at truncated dimensions, and which decisions flipped.
+
+Each fills `Evaluation.analyses` with JSON-ready data; the checks in
+:mod:`harness.quality.analysis_checks` and the report read it there.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Any
+
+import numpy as np
+
+from harness.analysis_config import AnalysisSpecs
+from harness.config import ComparisonSpec
+from harness.quality.error_bounds import ErrorBounds
+from harness.quality.evaluate import (
+    Encode,
+    Evaluation,
+    LoadedDataset,
+    operating_threshold,
+    pair_metrics,
+)
+from harness.quality.flips import decision_flips
+from harness.quality.matryoshka import check_dimensions, truncate
+from harness.quality.metrics import ThresholdPolicy, confusion_at, cosine_scores
+from harness.quality.overlap import OVERLAP_EDGES, high_overlap_fp_rate, overlap_buckets
+from harness.quality.pairs import PairDataset
+from harness.quality.slices import slice_comparisons, slice_intervals, slice_test
+
+#: how many flipped pairs the report shows, each way
+WORST_FLIPS = 10
+
+
+def describe_model(
+    evaluation: Evaluation,
+    dataset: LoadedDataset,
+    encode: Encode,
+    policy: ThresholdPolicy,
+    analyses: AnalysisSpecs,
+) -> None:
+    """One model on one pair set: its error bounds, its overlap buckets and its metrics at the
+    truncated dimensions [matryoshka] lists."""
+    test = dataset.test
+    if test.labels is not None and evaluation.threshold is not None:
+        confusion = confusion_at(evaluation.scores, test.labels, evaluation.threshold)
+        evaluation.analyses["error_bounds"] = ErrorBounds.from_confusion(
+            confusion, analyses.fp_rate.confidence
+        ).to_dict()
+        evaluation.analyses["overlap"] = overlap_table(
+            dataset.lexical_overlap,
+            test.labels,
+            evaluation.scores,
+            evaluation.threshold,
+            test.scores,
+        )
+    dimensions = analyses.matryoshka.dimensions
+    evaluation.analyses["matryoshka"] = (
+        truncated_metrics(dataset, encode, policy, dimensions) if dimensions else None
+    )
+
+
+def overlap_table(
+    overlap: np.ndarray,
+    labels: np.ndarray,
+    scores: np.ndarray,
+    threshold: float,
+    gold_scores: np.ndarray | None,
+) -> dict[str, Any]:
+    """The metrics per lexical-overlap bucket, and the high-overlap negatives' FP rate."""
+    return {
+        "edges": list(OVERLAP_EDGES),
+        "rows": [
+            bucket.to_dict()
+            for bucket in overlap_buckets(overlap, labels, scores, threshold, gold_scores)
+        ],
+        "high_overlap": high_overlap_fp_rate(overlap, labels, scores, threshold).to_dict(),
+    }
+
+
+def truncated_metrics(
+    dataset: LoadedDataset, encode: Encode, policy: ThresholdPolicy, dimensions: tuple[int, ...]
+) -> dict[str, Any]:
+    """Every metric again on embeddings cut to each dimension and re-normalised; the threshold
+    is chosen again on the calibration part at that dimension, as a deployment of the
+    truncated model would."""
+    test = dataset.test
+    first, second = encode(list(test.sentence1)), encode(list(test.sentence2))
+    check_dimensions(dimensions, first.shape[1])
+
+    def scores_at(part: PairDataset, dimension: int) -> np.ndarray:
+        a, b = (first, second) if part is test else _embed(part, encode)
+        return cosine_scores(truncate(a, dimension), truncate(b, dimension))
+
+    rows = []
+    for dimension in dimensions:
+        threshold = operating_threshold(dataset, policy, partial(scores_at, dimension=dimension))
+        metrics = pair_metrics(scores_at(test, dimension), test, threshold)
+        rows.append({"dimension": dimension, "threshold": threshold, "metrics": metrics})
+    return {"dimensions": list(dimensions), "rows": rows}
+
+
+def _embed(part: PairDataset, encode: Encode) -> tuple[np.ndarray, np.ndarray]:
+    return encode(list(part.sentence1)), encode(list(part.sentence2))
+
+
+def slice_metrics(
+    evaluation: Evaluation, comparison: ComparisonSpec, analyses: AnalysisSpecs
+) -> list[str]:
+    """The metrics compared per slice: [slices] metrics, else [comparison] metrics, each as far
+    as the evaluation defines it."""
+    wanted = analyses.slices.metrics or comparison.metrics
+    return [m for m in wanted if m in evaluation.metrics]
+
+
+def compare_slices_and_flips(
+    candidate: Evaluation,
+    baseline: Evaluation,
+    dataset: LoadedDataset,
+    comparison: ComparisonSpec,
+    analyses: AnalysisSpecs,
+) -> None:
+    """Candidate vs baseline per slice (intervals and the Holm-corrected permutation test) and
+    decision by decision (the flips and McNemar's exact test)."""
+    test = dataset.test
+    metrics = slice_metrics(candidate, comparison, analyses)
+    if test.slices is not None and metrics:
+        thresholds = {
+            "candidate_threshold": candidate.threshold,
+            "baseline_threshold": baseline.threshold,
+        }
+        rows = slice_comparisons(
+            test,
+            candidate.scores,
+            baseline.scores,
+            metrics=metrics,
+            n_resamples=comparison.n_resamples,
+            confidence=comparison.confidence,
+            seed=comparison.seed,
+            **thresholds,
+        )
+        tested = slice_test(
+            test,
+            candidate.scores,
+            baseline.scores,
+            metrics=metrics,
+            n_permutations=analyses.slices.n_permutations,
+            alpha=analyses.slices.alpha,
+            seed=comparison.seed,
+            **thresholds,
+        )
+        candidate.analyses["slices"] = {
+            "metrics": metrics,
+            "rows": [row.to_dict() for row in rows],
+            "test": tested.to_dict(),
+        }
+    else:
+        candidate.analyses["slices"] = None
+    if test.labels is not None and candidate.threshold is not None:
+        assert baseline.threshold is not None
+        candidate.analyses["flips"] = decision_flips(
+            test.labels,
+            candidate.scores,
+            baseline.scores,
+            candidate.threshold,
+            baseline.threshold,
+            test.sentence1,
+            test.sentence2,
+            worst=WORST_FLIPS,
+        ).to_dict()
+
+
+def own_slice_intervals(
+    evaluation: Evaluation,
+    dataset: LoadedDataset,
+    comparison: ComparisonSpec,
+    analyses: AnalysisSpecs,
+) -> None:
+    """The first baseline's own intervals per slice (what every candidate is compared with)."""
+    test = dataset.test
+    metrics = slice_metrics(evaluation, comparison, analyses)
+    if test.slices is None or not metrics:
+        evaluation.analyses["slices"] = None
+        return
+    rows = slice_intervals(
+        test,
+        evaluation.scores,
+        metrics=metrics,
+        threshold=evaluation.threshold,
+        n_resamples=comparison.n_resamples,
+        confidence=comparison.confidence,
+        seed=comparison.seed,
+    )
+    evaluation.analyses["slices"] = {
+        "metrics": metrics,
+        "rows": [row.to_dict() for row in rows],
+        "test": None,
+    }
+    evaluation.analyses["flips"] = None
