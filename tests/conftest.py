@@ -36,8 +36,22 @@ def embeddings_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("embeddings-cache")
 
 
+@pytest.fixture(scope="session")
+def model_libraries() -> None:
+    """torch, transformers, PEFT and sentence-transformers imported once, before any pytester:
+    pytester restores sys.modules after each test, and a library first imported inside one
+    would be imported again by the next over its still-loaded C extensions, which crashes the
+    process (torch: "bad call flags", then a segfault)."""
+    import peft  # noqa: F401
+    import sentence_transformers  # noqa: F401
+    import torch  # noqa: F401
+    import transformers  # noqa: F401
+
+
 @pytest.fixture
-def gate_project(pytester: pytest.Pytester, embeddings_cache: Path) -> GateProject:
+def gate_project(
+    model_libraries: None, pytester: pytest.Pytester, embeddings_cache: Path
+) -> GateProject:
     """A gate project (GateProject.create) in this test's pytester folder."""
     return GateProject.create(pytester, embeddings_cache)
 

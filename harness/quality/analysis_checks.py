@@ -15,7 +15,7 @@ def _interval(low: float, high: float) -> str:
     return f"[{low:+.4f}, {high:+.4f}]"
 
 
-def check_no_slice_worse(evaluation: Evaluation, analyses: AnalysisSpecs) -> str | None:
+def check_no_slice_worse(evaluation: Evaluation) -> str | None:
     """No slice is significantly worse than the baseline on a compared metric, after
     Holm-Bonferroni over every slice and metric."""
     slices = evaluation.analyses.get("slices")

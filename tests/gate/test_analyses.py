@@ -13,8 +13,8 @@ from harness.quality import analysis_checks as checks
 pytestmark = pytest.mark.gpu
 
 
-def test_no_slice_worse(checkpoint, pair_evaluation, gate_session):
-    passes(checks.check_no_slice_worse(pair_evaluation, gate_session.config.analyses))
+def test_no_slice_worse(checkpoint, pair_evaluation):
+    passes(checks.check_no_slice_worse(pair_evaluation))
 
 
 def test_high_overlap_fp_rate_under_target(checkpoint, pair_evaluation, gate_session):

@@ -207,3 +207,62 @@ def test_the_command_line(tmp_path, run):
     assert helped.returncode == 0 and "compare" in helped.stdout
     assert compared.returncode == 1, compared.stderr
     assert "roc_auc" in compared.stdout and "REGRESSION" in compared.stdout
+
+
+def with_slices(results: dict, worse: bool, spearman: float) -> dict:
+    """cand-a with one slice of the data set: its Spearman (interval +-0.05) and whether the
+    slice test called it significantly worse."""
+    doc = copy.deepcopy(results)
+    evaluation = evaluation_of(doc, "cand-a", "sts")
+    row = {"value": spearman, "ci": [spearman - 0.05, spearman + 0.05]}
+    evaluation["slices"] = {
+        "metrics": ["spearman"],
+        "rows": [{"slice": "vpn", "n_pairs": 29, "metrics": {"spearman": row}}],
+        "test": {
+            "rows": [
+                {"slice": "vpn", "metric": "spearman", "improvement": -0.2, "p_value": 1e-4,
+                 "p_adjusted": 1e-3 if worse else 0.5, "significantly_worse": worse}
+            ]
+        },
+    }
+    return doc
+
+
+def test_a_slice_newly_significantly_worse_is_a_regression(run):
+    old, new = with_slices(run, False, 0.80), with_slices(run, True, 0.60)
+
+    comparison = compare_results(old, new)
+
+    texts = [c.text for c in comparison.regressions]
+    assert any("sts [slice vpn]: spearman 0.8000 -> 0.6000" in t and "WORSE" in t for t in texts)
+    assert any("slice 'vpn' is now significantly worse than the baseline on spearman" in t
+               for t in texts)
+    assert not compare_results(new, old).regressed
+
+
+def with_leakage(results: dict, leaked: int, role: str = "gate") -> dict:
+    doc = copy.deepcopy(results)
+    pairs = {"total": 100, "exact": leaked, "normalised": leaked}
+    next(c for c in doc["checkpoints"] if c["name"] == "cand-a")["leakage"] = {
+        "datasets": [{"dataset": "sts", "role": role, "pairs": pairs}]
+    }
+    return doc
+
+
+def test_more_leaked_pairs_on_a_gating_set_is_a_regression(run):
+    comparison = compare_results(with_leakage(run, 0), with_leakage(run, 3))
+
+    assert [c.text for c in comparison.regressions] == [
+        "cand-a: 0 -> 3 test pairs of 'sts' found in training"
+    ]
+    reference = compare_results(
+        with_leakage(run, 0, "reference"), with_leakage(run, 3, "reference")
+    )
+    assert not reference.regressed and reference.other
+
+
+def test_a_retrieval_metric_has_a_direction():
+    old, new = {"value": 0.80, "ci": [0.78, 0.82]}, {"value": 0.70, "ci": [0.68, 0.72]}
+    change = compare_metric("cand", "it_retrieval", "recall@5", old, new)
+
+    assert change is not None and change.regression and "WORSE" in change.text
