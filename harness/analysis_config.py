@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePath
 
 from harness.errors import ConfigError
+from harness.quality.matryoshka import check_dimensions
 from harness.quality.metrics import METRICS
 from harness.quality.pairs import FORMATS as DATASET_FORMATS
 from harness.quality.pairs import MAPPED_FORMATS
@@ -72,6 +73,19 @@ class MatryoshkaSpec:
 
     dimensions: tuple[int, ...] = ()
     targets: dict[int, dict[str, float]] = field(default_factory=dict)
+    source: Path = Path("gate.toml")  # where they were configured, for the error below
+
+    def check_width(self, width: int) -> None:
+        """Every dimension fits a model whose embeddings have `width` dimensions; ConfigError
+        naming gate.toml otherwise."""
+        try:
+            check_dimensions(self.dimensions, width)
+        except ValueError as exc:
+            raise ConfigError(
+                self.source,
+                f"[matryoshka] dimensions = {list(self.dimensions)}: {exc}",
+                f"list only dimensions up to {width}, the model's embedding width",
+            ) from None
 
 
 @dataclass(frozen=True)
@@ -225,6 +239,6 @@ def _matryoshka(source: Path, table: Table) -> MatryoshkaSpec:
             _pair_metrics(source, where, [metric])
             targets[int(key)][metric] = inner.number(metric, low=-1.0, high=1.0)
         inner.finish()
-    spec = MatryoshkaSpec(dimensions=tuple(sorted(dims, reverse=True)), targets=targets)
+    spec = MatryoshkaSpec(tuple(sorted(dims, reverse=True)), targets, source)
     table.finish()
     return spec

@@ -132,7 +132,7 @@ def build(
             "required_checks": sorted(c["check"] for c in checks), "missing_checks": [],
         })
     results = {
-        "schema_version": 2,
+        "schema_version": 3,
         "run": {"started": "2026-01-01T00:00:00+00:00", "finished": "2026-01-01T00:01:00+00:00",
                 "seconds": 60.0,
                 "texts_encoded": {f"baseline/{b}": 2 * n for b in baselines}},

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from harness.analysis_config import MatryoshkaSpec
 from harness.config import ComparisonSpec, DatasetSpec
 from harness.errors import DataError, GateInputError
 from harness.quality.evaluate import Encode, Evaluation, LoadedDataset, judge_identical
@@ -102,10 +103,10 @@ def evaluate_retrieval(
     role: str,
     dataset: LoadedRetrieval,
     encode: Encode,
-    dimensions: tuple[int, ...] = (),
+    matryoshka: MatryoshkaSpec | None = None,
 ) -> Evaluation:
     """Rank the corpus for every query; the metrics are means of per-query values, and
-    `dimensions` (Matryoshka) repeats them on truncated, re-normalised embeddings."""
+    `matryoshka`'s dimensions repeat them on truncated, re-normalised embeddings."""
     task, names = dataset.task, dataset.spec.retrieval_metrics
     queries = encode(list(task.query_texts))
     corpus = encode(list(task.corpus_texts))
@@ -125,7 +126,7 @@ def evaluate_retrieval(
         n_queries=task.n_queries,
         n_corpus=task.n_corpus,
         recall_curve=curve.to_dict(),
-        matryoshka=_truncated(queries, corpus, task, names, dimensions),
+        matryoshka=_truncated(queries, corpus, task, names, matryoshka),
     )
     return evaluation
 
@@ -135,18 +136,19 @@ def _truncated(
     corpus: np.ndarray,
     task: RetrievalTask,
     names: tuple[str, ...],
-    dimensions: tuple[int, ...],
+    spec: MatryoshkaSpec | None,
 ) -> dict[str, Any] | None:
-    if not dimensions:
+    if spec is None or not spec.dimensions:
         return None
+    spec.check_width(queries.shape[1])
     rows = []
-    for dimension in dimensions:
+    for dimension in spec.dimensions:
         ranks = relevant_ranks(truncate(queries, dimension), truncate(corpus, dimension), task)
         values = metrics_from_ranks(ranks, task, names)
         rows.append(
             {"dimension": dimension, "metrics": {n: float(v.mean()) for n, v in values.items()}}
         )
-    return {"dimensions": list(dimensions), "rows": rows}
+    return {"dimensions": list(spec.dimensions), "rows": rows}
 
 
 def compare_retrieval_with_baseline(

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from harness.analysis_config import AnalysisSpecs
+from harness.analysis_config import AnalysisSpecs, MatryoshkaSpec
 from harness.config import ComparisonSpec
 from harness.quality.error_bounds import ErrorBounds
 from harness.quality.evaluate import (
@@ -24,7 +24,7 @@ from harness.quality.evaluate import (
     pair_metrics,
 )
 from harness.quality.flips import decision_flips
-from harness.quality.matryoshka import check_dimensions, truncate
+from harness.quality.matryoshka import truncate
 from harness.quality.metrics import ThresholdPolicy, confusion_at, cosine_scores
 from harness.quality.overlap import OVERLAP_EDGES, high_overlap_fp_rate, overlap_buckets
 from harness.quality.pairs import PairDataset
@@ -56,9 +56,10 @@ def describe_model(
             evaluation.threshold,
             test.scores,
         )
-    dimensions = analyses.matryoshka.dimensions
     evaluation.analyses["matryoshka"] = (
-        truncated_metrics(dataset, encode, policy, dimensions) if dimensions else None
+        truncated_metrics(dataset, encode, policy, analyses.matryoshka)
+        if analyses.matryoshka.dimensions
+        else None
     )
 
 
@@ -81,25 +82,25 @@ def overlap_table(
 
 
 def truncated_metrics(
-    dataset: LoadedDataset, encode: Encode, policy: ThresholdPolicy, dimensions: tuple[int, ...]
+    dataset: LoadedDataset, encode: Encode, policy: ThresholdPolicy, spec: MatryoshkaSpec
 ) -> dict[str, Any]:
     """Every metric again on embeddings cut to each dimension and re-normalised; the threshold
     is chosen again on the calibration part at that dimension, as a deployment of the
     truncated model would."""
     test = dataset.test
     first, second = encode(list(test.sentence1)), encode(list(test.sentence2))
-    check_dimensions(dimensions, first.shape[1])
+    spec.check_width(first.shape[1])
 
     def scores_at(part: PairDataset, dimension: int) -> np.ndarray:
         a, b = (first, second) if part is test else _embed(part, encode)
         return cosine_scores(truncate(a, dimension), truncate(b, dimension))
 
     rows = []
-    for dimension in dimensions:
+    for dimension in spec.dimensions:
         threshold = operating_threshold(dataset, policy, partial(scores_at, dimension=dimension))
         metrics = pair_metrics(scores_at(test, dimension), test, threshold)
         rows.append({"dimension": dimension, "threshold": threshold, "metrics": metrics})
-    return {"dimensions": list(dimensions), "rows": rows}
+    return {"dimensions": list(spec.dimensions), "rows": rows}
 
 
 def _embed(part: PairDataset, encode: Encode) -> tuple[np.ndarray, np.ndarray]:

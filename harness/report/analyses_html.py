@@ -41,7 +41,9 @@ def _pct(value: float | None) -> str:
 def retrieval_parts(results: dict[str, Any], dataset: str) -> list[str]:
     """A retrieval set's recall@k curve per model and its Matryoshka table."""
     evaluations = evaluations_on(results, dataset)
-    info = next((d for d in results.get("datasets", []) if d.get("name") == dataset), {})
+    info: dict[str, Any] = next(
+        (d for d in results.get("datasets", []) if d.get("name") == dataset), {}
+    )
     parts = [
         f"<p>{e(info.get('n_queries'))} queries against a corpus of {e(info.get('n_corpus'))} "
         f"texts ({e(info.get('n_relevant'))} relevant pairs); "

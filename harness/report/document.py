@@ -231,6 +231,7 @@ def analyses_config(analyses: AnalysisSpecs) -> dict[str, Any]:
     document["matryoshka"]["targets"] = {
         str(dimension): targets for dimension, targets in analyses.matryoshka.targets.items()
     }
+    document["matryoshka"].pop("source")
     return document
 
 

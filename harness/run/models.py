@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
     from harness.checkpoint.load import LoadedCandidate
-    from harness.quality.evaluate import LoadedDataset
+    from harness.run.context import Dataset
 
 #: how a candidate is encoded: as shipped (adapter active), merged, or with the adapter disabled
 CANDIDATE_MODES = ("shipped", "merged", "disabled")
@@ -99,7 +99,7 @@ class GateModels:
             baseline.model, texts, key=baseline.key, cache_id=baseline.fingerprint
         )
 
-    def truncated_texts(self, dataset: LoadedDataset) -> int:
+    def truncated_texts(self, dataset: Dataset) -> int:
         """Distinct texts of a data set longer, in tokens, than the first baseline's
         max_seq_length (the model silently truncates them)."""
         model = self.baseline(0).model

@@ -186,9 +186,7 @@ class GateSession:
         """One model on one data set, with what is shown beside its metrics."""
         analyses = self.config.analyses
         if isinstance(dataset, LoadedRetrieval):
-            return evaluate_retrieval(
-                model, role, dataset, encode, analyses.matryoshka.dimensions
-            )
+            return evaluate_retrieval(model, role, dataset, encode, analyses.matryoshka)
         evaluation = evaluate(model, role, dataset, encode, self.config.threshold)
         describe_model(evaluation, dataset, encode, self.config.threshold, analyses)
         return evaluation

@@ -91,7 +91,8 @@ def analyses_run(gate_project, tmp_path_factory, once_per_module):
         )
         report = gate_project.path / "reports" / "latest" / "report.html"
         assert report.is_file(), result.text
-        return result, gate_project.results(), report.read_text(encoding="utf-8")
+        board = (report.parent / "leaderboard.md").read_text(encoding="utf-8")
+        return result, gate_project.results(), report.read_text(encoding="utf-8") + board
 
     return once_per_module("analyses", run)
 
@@ -187,5 +188,19 @@ def test_flips_bounds_overlap_and_slices_are_recorded_and_shown(analyses_run):
         "Decisions that flipped",
         "Matryoshka dimensions",
         "recall at k on it_retrieval",
+        "## it_retrieval (gating)",  # leaderboard.md from here
+        "| # | model | R@1 | R@5 | R@10 | MRR@10 | nDCG@10 | mrr@10 delta [95% CI] |",
+        "### it_incidents per slice",
+        f"- {NAME} on it_incidents: FP 135/150 = 0.900 (upper bound 0.937); flips",
+        "slices worse: outage (spearman)",
     ):
         assert heading in report, heading
+
+
+def test_the_summary_says_what_the_analyses_found(analyses_run):
+    run, _, _ = analyses_run
+
+    summary = " ".join(run.summary().split())
+    assert f"{NAME} on it_incidents: FP 135/150 = 0.900 (upper bound 0.937)" in summary
+    assert "slices worse: outage (spearman)" in summary
+    assert "it_retrieval (gating)" in summary and "MRR@10" in summary

@@ -38,6 +38,13 @@ path = "{path}"
 format = "jsonl"
 calibration_split = "calibration"
 test_split = "test"
+
+[datasets.incidents_retrieval]
+kind = "retrieval"
+role = "gate"
+derived_from = "incidents"
+[datasets.incidents_retrieval.targets]
+"recall@5" = 0.9
 """
 
 
@@ -48,23 +55,27 @@ file = "training_metadata.json"
 expect = ["learning_rate == 5e-6"]
 """
 GATE_MODULES = (
+    "test_analyses.py",
     "test_behaviour.py",
+    "test_leakage.py",
     "test_quality.py",
     "test_throughput.py",
     "test_training_record.py",
 )
 
 
-def collect(gate_project, pytester, *, record: str | None = None) -> dict[str, set[str]]:
-    """Every module of tests/gate in the project, an adapter (with a training_metadata.json
-    holding `record`, if given) and a full model: the checks collected per checkpoint."""
+def collect(
+    gate_project, pytester, *, record: str | None = None, file: str = "training_metadata.json"
+) -> dict[str, set[str]]:
+    """Every module of tests/gate in the project, an adapter (with `file` holding `record`, if
+    given) and a full model: the checks collected per checkpoint."""
     for module in GATE_MODULES:
         gate_project.include(module)
     data = (REPO / "fixtures" / "it_incidents.jsonl").as_posix()
     gate_project.replace_datasets(TWO_GATING_SETS.format(path=data))
     adapter = adapter_folder(gate_project.checkpoint_path("adapter"), st_layout=True)
     if record is not None:
-        (adapter / "training_metadata.json").write_text(record, encoding="utf-8")
+        (adapter / file).write_text(record, encoding="utf-8")
     gate_project.stub_checkpoint("full")
 
     items, _ = pytester.inline_genitems("-m", "gpu", "--device=cpu", "-p", "no:cacheprovider")
@@ -101,8 +112,14 @@ def test_the_declared_battery_is_what_tests_gate_collects(
             assert throughput and not throughput & set(required)
             assert sorted(collected[name] - throughput) == required
         assert "meets_targets[incidents_again]" in required
+        assert "beats_baseline[incidents_retrieval]" in required
+        assert "fp_rate_under_target[incidents_retrieval]" not in required  # pairs only
+        assert "no_slice_worse[incidents_retrieval]" not in required
+        assert "no_slice_worse[incidents]" in required  # [slices] gate = true
+        assert not any(c.startswith(("matryoshka_targets", "high_overlap")) for c in required)
         assert not any("shown_only" in check for check in required)
         assert "training_record" not in required  # no [training_record] table: no such check
+        assert "no_leakage" not in required  # no train_settings.json to name training pairs
 
 
 def test_the_training_record_is_in_the_battery_where_the_record_is(gate_project, pytester):
@@ -115,3 +132,14 @@ def test_the_training_record_is_in_the_battery_where_the_record_is(gate_project,
     assert sorted(collected["full"]) == required["full"]
     assert "training_record" in required["adapter"]
     assert "training_record" not in required["full"]  # not applicable: no file, not required
+
+
+def test_the_leakage_check_is_in_the_battery_where_the_record_is(gate_project, pytester):
+    record = '{"data": {"file": "x.csv"}}'  # [leakage] record_field = "data.file"
+
+    collected = collect(gate_project, pytester, record=record, file="train_settings.json")
+
+    required = battery(gate_project)
+    assert sorted(collected["adapter"]) == required["adapter"]
+    assert sorted(collected["full"]) == required["full"]
+    assert "no_leakage" in required["adapter"] and "no_leakage" not in required["full"]

@@ -8,6 +8,7 @@ from config_edits import config_error, edited
 from paths import GATE_TOML
 
 from harness.config import load_config
+from harness.errors import ConfigError
 from harness.run.battery import configured_checks
 
 
@@ -145,3 +146,14 @@ def test_a_matryoshka_target_names_a_listed_dimension(tmp_path):
         encoding="utf-8",
     )
     assert "'128' is not one of the listed dimensions [256]" in config_error(path)
+
+
+def test_a_dimension_wider_than_the_model_is_a_config_error():
+    spec = load_config(GATE_TOML).analyses.matryoshka
+    with pytest.raises(ConfigError) as caught:
+        spec.check_width(256)  # the default lists 384
+    message = str(caught.value)
+    assert message.startswith(str(GATE_TOML))
+    assert "dimension 384 is out of range: the embeddings have 256 dimensions" in message
+    assert "list only dimensions up to 256" in message
+    spec.check_width(384)
