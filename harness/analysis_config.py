@@ -166,14 +166,18 @@ def _fp_rate(source: Path, table: Table) -> FpRateSpec:
     return spec
 
 
-def _leakage(source: Path, table: Table) -> LeakageSpec:
+def pair_format(source: Path, table: Table, fix: str) -> str:
+    """A table's `format`: one the pair readers know."""
     fmt = table.get("format", str)
     if fmt not in DATASET_FORMATS:
         raise ConfigError(
-            source,
-            f"[leakage] format = '{fmt}' is not one of {DATASET_FORMATS}",
-            "give the format of the training pairs file",
+            source, f"[{table.name}] format = '{fmt}' is not one of {DATASET_FORMATS}", fix
         )
+    return str(fmt)
+
+
+def _leakage(source: Path, table: Table) -> LeakageSpec:
+    fmt = pair_format(source, table, "give the format of the training pairs file")
     path = table.get("path", str, None)
     field_name = table.get("record_field", str, None)
     if (path is None) == (field_name is None):

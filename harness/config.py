@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.analysis_config import AnalysisSpecs, read_analysis_tables
+from harness.analysis_config import AnalysisSpecs, pair_format, read_analysis_tables
 from harness.checkpoint.training_record import (
     TrainingRecordSpec,
     file_inside_folder,
@@ -19,7 +19,6 @@ from harness.checkpoint.training_record import (
 from harness.errors import ConfigError
 from harness.quality.metrics import METRICS, ThresholdPolicy
 from harness.quality.pairs import COLUMN_KEYS, MAPPED_FORMATS
-from harness.quality.pairs import FORMATS as DATASET_FORMATS
 from harness.quality.retrieval import DEFAULT_METRICS as DEFAULT_RETRIEVAL_METRICS
 from harness.quality.retrieval import is_retrieval_metric
 from harness.toml_table import Table, config_path
@@ -196,13 +195,7 @@ def _dataset(source: Path, name: str, data: Any, default_targets: dict[str, floa
     if kind == "retrieval":
         return _retrieval_dataset(source, name, role, table)
     config_dir = source.parent
-    fmt = table.get("format", str)
-    if fmt not in DATASET_FORMATS:
-        raise ConfigError(
-            source,
-            f"[datasets.{name}] format = '{fmt}' is not one of {DATASET_FORMATS}",
-            "pick the format that matches the file",
-        )
+    fmt = pair_format(source, table, "pick the format that matches the file")
     calibration = table.get("calibration_path", str, None)
     targets = dict(default_targets)
     if "targets" in table.data:

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 from matplotlib.axes import Axes
+from matplotlib.ticker import MaxNLocator
 
 from harness.report.html_parts import e, evaluations_on, figure, mpl_text, num, png, subplots
 from harness.report.html_parts import table_html as table
@@ -75,6 +76,7 @@ def _recall_plot(dataset: str, curves: list[tuple[dict[str, Any], dict[str, Any]
     for ev, curve in curves:
         style = "--" if ev.get("role") == "baseline" else "-"
         ax.plot(curve["k"], curve["recall"], style, marker=".", label=mpl_text(_name(ev)))
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("k (results shown)")
     ax.set_ylabel("recall@k")
     ax.set_ylim(0, 1.02)
@@ -186,9 +188,10 @@ def _overlap_plot(dataset: str, tables: list[tuple[dict[str, Any], dict[str, Any
     ax.set_xticks(np.arange(len(labels)), labels, fontsize=7)
     ax.set_xlabel("TF-IDF cosine of the two texts")
     ax.set_ylabel("FP rate of the negatives")
-    ax.set_ylim(0, 1)
+    ax.set_ylim(0, 1.25)  # room for the legend above the bars
+    ax.set_yticks([0, 0.25, 0.5, 0.75, 1.0])
     ax.set_title(mpl_text(f"false positives by overlap on {dataset}"))
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=7, loc="upper left")
     return png(fig)
 
 
