@@ -237,7 +237,7 @@ def _retrieval_dataset(source: Path, name: str, role: str, table: Table) -> Data
             source,
             f"{where} kind = \"retrieval\" needs exactly one of derived_from (a pair set's name: "
             "its test part becomes queries and corpus) and path (a folder with corpus.jsonl, "
-            "queries.jsonl and qrels/test.tsv)",
+            "queries.jsonl and qrels/<qrels_split>.tsv)",
             'set derived_from = "NAME" or path = "FOLDER"',
         )
     metrics = table.get("metrics", list, list(DEFAULT_RETRIEVAL_METRICS))
@@ -265,33 +265,61 @@ def _retrieval_dataset(source: Path, name: str, role: str, table: Table) -> Data
             f"{where} has a target on {missing[0]}, which its metrics do not compute",
             f"add {missing[0]!r} to metrics, or remove the target",
         )
+    qrels_split = table.get("qrels_split", str, "test")
+    if derived_from is not None and "qrels_split" in table.data:
+        raise ConfigError(
+            source,
+            f"{where} sets qrels_split, which only a BEIR folder (path) has: a derived set's "
+            "queries come from its pair set's test part",
+            "remove qrels_split, or read the set from BEIR files with path",
+        )
     spec = DatasetSpec(
         name=name,
         role=role,
-        path=config_path(source.parent, path) if path else source,
+        path=config_path(source.parent, path) if path else source,  # derived: its pair set's
         format=BEIR_FORMAT if path else "derived",
         targets=targets if role == "gate" else {},
         kind="retrieval",
         derived_from=derived_from,
         exclude_self=table.get("exclude_self", bool, derived_from is not None),
         retrieval_metrics=tuple(metrics),
-        qrels_split=table.get("qrels_split", str, "test"),
+        qrels_split=qrels_split,
     )
     table.finish()
     return spec
 
 
-def _check_retrieval_sources(source: Path, datasets: tuple[DatasetSpec, ...]) -> None:
-    """A derived retrieval set names a pair set of this gate.toml."""
-    pair_sets = [d.name for d in datasets if not d.is_retrieval]
+def _retrieval_sets(
+    source: Path, datasets: tuple[DatasetSpec, ...], comparison: ComparisonSpec
+) -> tuple[DatasetSpec, ...]:
+    """The data sets, each derived retrieval set with its pair set's path: it names a pair set
+    of this gate.toml, and every retrieval set computes what beats_baseline compares."""
+    pair_sets = {d.name: d for d in datasets if not d.is_retrieval}
+    checked = []
     for spec in datasets:
-        if spec.derived_from is not None and spec.derived_from not in pair_sets:
-            raise ConfigError(
-                source,
-                f"[datasets.{spec.name}] derived_from = '{spec.derived_from}' is not a pair data "
-                "set of this gate.toml",
-                f"name one of: {', '.join(pair_sets) or '(none: add a pair data set)'}",
-            )
+        if spec.is_retrieval:
+            computed = spec.retrieval_metrics
+            uncomputed = [m for m in comparison.retrieval_metrics if m not in computed]
+            if uncomputed:
+                raise ConfigError(
+                    source,
+                    f"[datasets.{spec.name}] metrics = {list(spec.retrieval_metrics)} leaves out "
+                    f"{', '.join(uncomputed)}, which [comparison] retrieval_metrics compares: "
+                    "beats_baseline could never pass",
+                    f"add {', '.join(uncomputed)} to its metrics, or change [comparison] "
+                    "retrieval_metrics",
+                )
+        if spec.derived_from is not None:
+            if spec.derived_from not in pair_sets:
+                raise ConfigError(
+                    source,
+                    f"[datasets.{spec.name}] derived_from = '{spec.derived_from}' is not a pair "
+                    "data set of this gate.toml",
+                    f"name one of: {', '.join(pair_sets) or '(none: add a pair data set)'}",
+                )
+            spec = dataclasses.replace(spec, path=pair_sets[spec.derived_from].path)
+        checked.append(spec)
+    return tuple(checked)
 
 
 def _columns(source: Path, name: str, fmt: str, data: dict[str, Any]) -> dict[str, str]:
@@ -499,7 +527,7 @@ def load_config(path: str | Path) -> GateConfig:
     datasets = tuple(
         _dataset(source, name, data, default_targets) for name, data in dataset_tables.items()
     )
-    _check_retrieval_sources(source, datasets)
+    datasets = _retrieval_sets(source, datasets, comparison)
     analyses = read_analysis_tables(source, root)
     if not any(spec.gates for spec in datasets):
         raise ConfigError(

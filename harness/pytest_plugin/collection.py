@@ -45,6 +45,15 @@ class UnusableInput:
 
 
 @dataclass(frozen=True)
+class NoPairSet:
+    """Stands in for the gating pair sets where gate.toml has none (every gating set is a
+    retrieval set): the checks of a pair set do not exist, so their case is dropped."""
+
+
+NO_PAIR_SET = NoPairSet()
+
+
+@dataclass(frozen=True)
 class EmptyShard:
     """Stands in for the checkpoints of a shard that hashing left none: its gate tests are
     deselected, and the run reports that it gated 0 of the checkpoints (the other shards gate
@@ -72,8 +81,10 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         return
     if "gate_dataset" in metafunc.fixturenames:
         metafunc.parametrize("gate_dataset", names, ids=names)
-    if "gate_pair_set" in metafunc.fixturenames:
-        metafunc.parametrize("gate_pair_set", pair_sets, ids=pair_sets)
+    if "gate_pair_set" in metafunc.fixturenames:  # none: one case, dropped at collection
+        metafunc.parametrize(
+            "gate_pair_set", pair_sets or [NO_PAIR_SET], ids=pair_sets or ["no-pair-set"]
+        )
     metafunc.parametrize(
         "checkpoint",
         # under xdist (--dist loadgroup, set by -n) each checkpoint's tests go to one worker
@@ -106,8 +117,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         callspec = getattr(item, "callspec", None)
         checkpoint = callspec.params.get("checkpoint") if callspec else None
-        if isinstance(checkpoint, EmptyShard):
-            dropped.append(item)
+        if isinstance(checkpoint, EmptyShard) or (
+            callspec is not None and callspec.params.get("gate_pair_set") is NO_PAIR_SET
+        ):
+            dropped.append(item)  # a shard with nothing, or a pair-set check with no pair set
             continue
         if callspec is None or not isinstance(checkpoint, Checkpoint):
             kept.append(item)

@@ -24,9 +24,22 @@ def check_no_slice_worse(evaluation: Evaluation) -> str | None:
             f"'{evaluation.dataset}' has no slice column: the slice gate has nothing to test. "
             "Give its pairs a slice column, or set [slices] gate = false in gate.toml."
         )
+    if not slices["metrics"]:
+        return (
+            f"none of the slice metrics is defined on '{evaluation.dataset}' (it defines "
+            f"{', '.join(evaluation.metrics)}): the slice gate has nothing to test. Set [slices] "
+            "metrics to metrics it defines."
+        )
     test = slices.get("test")
     if test is None:
         return f"the slices of '{evaluation.dataset}' were not compared with the baseline"
+    if not test["n_comparisons"]:
+        return (
+            f"no slice of '{evaluation.dataset}' defines {', '.join(slices['metrics'])} (a "
+            "slice with one class has no ROC-AUC, one with constant gold scores no Spearman): "
+            "the slice gate tested nothing. Give the slices both classes, or set [slices] "
+            "metrics to metrics they define."
+        )
     worse = [row for row in test["rows"] if row["significantly_worse"]]
     if not worse:
         return None
@@ -85,6 +98,8 @@ def check_matryoshka_targets(evaluation: Evaluation, analyses: AnalysisSpecs) ->
     table = evaluation.analyses.get("matryoshka")
     if table is None:
         return f"'{evaluation.dataset}' was not evaluated at truncated dimensions"
+    if table.get("error"):
+        return f"'{evaluation.dataset}' at truncated dimensions: {table['error']}"
     rows = {row["dimension"]: row["metrics"] for row in table["rows"]}
     misses = []
     for dimension, targets in sorted(analyses.matryoshka.targets.items(), reverse=True):
@@ -110,10 +125,15 @@ def check_matryoshka_targets(evaluation: Evaluation, analyses: AnalysisSpecs) ->
 
 
 def check_no_leakage(name: str, report: dict[str, Any]) -> str | None:
-    """No gating set shares more than [leakage] max_share of its distinct test pairs with the
-    training pairs (after normalising case, whitespace and punctuation)."""
+    """No gating set shares more than [leakage] max_share of the distinct pairs it is judged on
+    with the training pairs (after normalising case, whitespace and punctuation)."""
     if report.get("error"):
         return f"{name}: {report['error']}"
+    if not any(row["role"] == "gate" for row in report["datasets"]):
+        return (
+            f"{name}: no gating data set could be checked for leakage (none was readable), "
+            "so no_leakage has nothing to pass on"
+        )
     misses = []
     for row in report["datasets"]:
         pairs = row["pairs"]
@@ -123,7 +143,7 @@ def check_no_leakage(name: str, report: dict[str, Any]) -> str | None:
             f"{e['sentence1']!r} / {e['sentence2']!r}" for e in row["examples"][:3]
         )
         misses.append(
-            f"'{row['dataset']}': {pairs['normalised']} of {pairs['total']} distinct test pairs "
+            f"'{row['dataset']}': {pairs['normalised']} of {pairs['total']} distinct pairs "
             f"({pairs['normalised_share']:.1%}) are training pairs after normalising case, "
             f"whitespace and punctuation ({pairs['exact']} exactly), e.g. {examples}"
         )

@@ -173,7 +173,7 @@ def _bound_miss(evaluation: Evaluation, bound: dict | None, target: float) -> st
         return None
     level = evaluation.analyses["error_bounds"]["confidence"]
     return (
-        f"fp_rate {bound['rate']:.4f}: its {level:.0%} upper bound {upper:.4f} (Clopper-Pearson, "
-        f"{bound['count']} of {bound['total']}) misses its target <= {target:g} by "
-        f"{upper - target:.4f} ([fp_rate] judged_on = \"upper_bound\")"
+        f"fp_rate {bound['rate']:.4f}: its {level * 100:g}% upper bound {upper:.4f} "
+        f"(Clopper-Pearson, {bound['count']} of {bound['total']}) misses its target <= "
+        f"{target:g} by {upper - target:.4f} ([fp_rate] judged_on = \"upper_bound\")"
     )

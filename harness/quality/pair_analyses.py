@@ -56,11 +56,15 @@ def describe_model(
             evaluation.threshold,
             test.scores,
         )
-    evaluation.analyses["matryoshka"] = (
-        truncated_metrics(dataset, encode, policy, analyses.matryoshka)
-        if analyses.matryoshka.dimensions
-        else None
-    )
+    if not analyses.matryoshka.dimensions:
+        evaluation.analyses["matryoshka"] = None
+        return
+    try:
+        table = truncated_metrics(dataset, encode, policy, analyses.matryoshka)
+    except ValueError as exc:  # e.g. constant scores at a tiny dimension: shown, not raised
+        dimensions = list(analyses.matryoshka.dimensions)
+        table = {"dimensions": dimensions, "rows": [], "error": str(exc)}
+    evaluation.analyses["matryoshka"] = table
 
 
 def overlap_table(
@@ -127,7 +131,11 @@ def compare_slices_and_flips(
     decision by decision (the flips and McNemar's exact test)."""
     test = dataset.test
     metrics = slice_metrics(candidate, comparison, analyses)
-    if test.slices is not None and metrics:
+    if test.slices is None:
+        candidate.analyses["slices"] = None
+    elif not metrics:  # none of the slice metrics is defined here: the slice gate says so
+        candidate.analyses["slices"] = {"metrics": [], "rows": [], "test": None}
+    else:
         thresholds = {
             "candidate_threshold": candidate.threshold,
             "baseline_threshold": baseline.threshold,
@@ -157,8 +165,6 @@ def compare_slices_and_flips(
             "rows": [row.to_dict() for row in rows],
             "test": tested.to_dict(),
         }
-    else:
-        candidate.analyses["slices"] = None
     if test.labels is not None and candidate.threshold is not None:
         assert baseline.threshold is not None
         candidate.analyses["flips"] = decision_flips(
@@ -171,6 +177,8 @@ def compare_slices_and_flips(
             test.sentence2,
             worst=WORST_FLIPS,
         ).to_dict()
+    else:
+        candidate.analyses["flips"] = None
 
 
 def own_slice_intervals(
@@ -182,8 +190,11 @@ def own_slice_intervals(
     """The first baseline's own intervals per slice (what every candidate is compared with)."""
     test = dataset.test
     metrics = slice_metrics(evaluation, comparison, analyses)
+    evaluation.analyses["flips"] = None  # what the others' flips are counted against
     if test.slices is None or not metrics:
-        evaluation.analyses["slices"] = None
+        evaluation.analyses["slices"] = None if test.slices is None else {
+            "metrics": [], "rows": [], "test": None
+        }
         return
     rows = slice_intervals(
         test,
@@ -199,4 +210,3 @@ def own_slice_intervals(
         "rows": [row.to_dict() for row in rows],
         "test": None,
     }
-    evaluation.analyses["flips"] = None

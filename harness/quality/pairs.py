@@ -274,6 +274,7 @@ def read_pairs(
     name: str | None = None,
     binary_cutoff: float | None = None,
     columns: Mapping[str, str] | None = None,
+    texts_only: bool = False,
 ) -> PairDataset:
     """Read a pair file in format *fmt* (one of :data:`FORMATS`) into a :class:`PairDataset`.
 
@@ -283,7 +284,7 @@ def read_pairs(
     ``{"score": "relatedness_score"}``); unmapped keys keep their own name. It applies to
     :data:`MAPPED_FORMATS` only. Raises DataError for a missing/unreadable/non-UTF-8 file, an
     unknown format, an empty file, any bad row (with its place) and data with neither scores
-    nor labels.
+    nor labels (unless *texts_only*: training pairs, e.g. anchor and positive, need neither).
     """
     p = Path(path)
     if fmt not in FORMATS:
@@ -319,7 +320,7 @@ def read_pairs(
     has = {key: getattr(rows[0], key) is not None for key in _OPTIONAL}
     scores = np.array([r.score for r in rows], dtype=np.float64) if has["score"] else None
     labels = np.array([r.label for r in rows], dtype=np.int64) if has["label"] else None
-    if scores is None and labels is None:
+    if scores is None and labels is None and not texts_only:
         raise DataError(
             p,
             "the rows have neither a 'score' nor a 'label' column, so there is nothing to evaluate",

@@ -137,7 +137,12 @@ def _defined(name: str, rows: np.ndarray, data: PairDataset, *scores: np.ndarray
         assert data.labels is not None
         n_pos = int(data.labels[rows].sum())
         return 0 < n_pos < rows.size
-    return rows.size > 0
+    assert data.labels is not None
+    n_pos = int(data.labels[rows].sum())
+    # a rate over a class the slice lacks is 0/0, not 0: FP rate needs negatives, recall and
+    # FN rate positives
+    needs = {"fp_rate": rows.size - n_pos, "recall": n_pos, "fn_rate": n_pos}
+    return rows.size > 0 and needs.get(name, 1) > 0
 
 
 def _per_slice(

@@ -196,7 +196,7 @@ def _overlap_plot(dataset: str, tables: list[tuple[dict[str, Any], dict[str, Any
 
 
 def _slice_parts(evaluations: list[dict[str, Any]], dataset: str) -> list[str]:
-    sliced = [(ev, ev["slices"]) for ev in evaluations if ev.get("slices")]
+    sliced = [(ev, ev["slices"]) for ev in evaluations if (ev.get("slices") or {}).get("metrics")]
     if not sliced:
         return []
     metrics = sliced[0][1]["metrics"]
@@ -321,9 +321,17 @@ def _flip_parts(evaluations: list[dict[str, Any]]) -> list[str]:
 
 def matryoshka_parts(evaluations: list[dict[str, Any]], dataset: str) -> list[str]:
     """Every model's metrics at each truncated dimension: a table and a plot."""
-    tables = [(ev, ev["matryoshka"]) for ev in evaluations if ev.get("matryoshka")]
+    tables = [
+        (ev, ev["matryoshka"]) for ev in evaluations if (ev.get("matryoshka") or {}).get("rows")
+    ]
+    errors = [
+        f'<p class="note">{e(_name(ev))}: not evaluated at truncated dimensions: '
+        f"{e(ev['matryoshka']['error'])}</p>"
+        for ev in evaluations
+        if (ev.get("matryoshka") or {}).get("error")
+    ]
     if not tables:
-        return []
+        return errors
     metrics = list(dict.fromkeys(m for _, t in tables for r in t["rows"] for m in r["metrics"]))
     shown = [m for m in metrics if m not in ("precision", "recall", "accuracy", "fn_rate")]
     header = ["model", "dimensions", *shown]
@@ -342,6 +350,7 @@ def matryoshka_parts(evaluations: list[dict[str, Any]], dataset: str) -> list[st
             f"{shown[0]} against dimension on {dataset}",
             f"{shown[0]} at each truncated dimension, per model (baselines dashed).",
         ),
+        *errors,
     ]
 
 

@@ -47,7 +47,9 @@ def slice_table(results: dict[str, Any], dataset: str) -> tuple[list[str], list[
     Holm-adjusted p-value; empty when the data set has no slices."""
     header: list[str] = []
     body: list[list[str]] = []
-    candidates = [ev for ev in _candidates_on(results, dataset) if ev.get("slices")]
+    candidates = [
+        ev for ev in _candidates_on(results, dataset) if (ev.get("slices") or {}).get("metrics")
+    ]
     if not candidates:
         return header, body
     metrics = candidates[0]["slices"]["metrics"]

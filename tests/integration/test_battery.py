@@ -48,6 +48,23 @@ derived_from = "incidents"
 """
 
 
+#: the only gating set a retrieval view: no pair-set check exists
+RETRIEVAL_ONLY = """\
+[datasets.incidents]
+role = "reference"
+path = "{path}"
+format = "jsonl"
+calibration_split = "calibration"
+test_split = "test"
+
+[datasets.incidents_retrieval]
+kind = "retrieval"
+role = "gate"
+derived_from = "incidents"
+[datasets.incidents_retrieval.targets]
+"recall@5" = 0.9
+"""
+
 #: a [training_record] table; a checkpoint without the file is not applicable, not required
 TRAINING_RECORD = """
 [training_record]
@@ -65,14 +82,19 @@ GATE_MODULES = (
 
 
 def collect(
-    gate_project, pytester, *, record: str | None = None, file: str = "training_metadata.json"
+    gate_project,
+    pytester,
+    *,
+    record: str | None = None,
+    file: str = "training_metadata.json",
+    datasets: str = TWO_GATING_SETS,
 ) -> dict[str, set[str]]:
     """Every module of tests/gate in the project, an adapter (with `file` holding `record`, if
     given) and a full model: the checks collected per checkpoint."""
     for module in GATE_MODULES:
         gate_project.include(module)
     data = (REPO / "fixtures" / "it_incidents.jsonl").as_posix()
-    gate_project.replace_datasets(TWO_GATING_SETS.format(path=data))
+    gate_project.replace_datasets(datasets.format(path=data))
     adapter = adapter_folder(gate_project.checkpoint_path("adapter"), st_layout=True)
     if record is not None:
         (adapter / file).write_text(record, encoding="utf-8")
@@ -143,3 +165,12 @@ def test_the_leakage_check_is_in_the_battery_where_the_record_is(gate_project, p
     assert sorted(collected["adapter"]) == required["adapter"]
     assert sorted(collected["full"]) == required["full"]
     assert "no_leakage" in required["adapter"] and "no_leakage" not in required["full"]
+
+
+def test_a_gate_of_retrieval_sets_only_has_no_pair_set_checks(gate_project, pytester):
+    collected = collect(gate_project, pytester, datasets=RETRIEVAL_ONLY)
+
+    required = battery(gate_project)
+    assert sorted(collected["adapter"]) == required["adapter"]
+    assert "beats_baseline[incidents_retrieval]" in required["adapter"]
+    assert not any("no-pair-set" in check or "fp_rate" in check for check in collected["adapter"])

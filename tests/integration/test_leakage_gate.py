@@ -68,7 +68,7 @@ def test_leaked_gating_pairs_fail_and_reference_pairs_are_shown(leakage_run):
     assert run.outcomes("leaky") == {"test_no_leakage": "FAILED"}
     message = run.section("test_no_leakage", "leaky")
     assert "evaluation pairs leaked into training" in message
-    assert "'it_incidents': 3 of 290 distinct test pairs (1.0%) are training pairs" in message
+    assert "'it_incidents': 3 of 290 distinct pairs (1.0%) are training pairs" in message
     assert "(0 exactly)" in message
     example = {row["dataset"]: row for row in leakage_of(results, "example")["datasets"]}
     assert example["it_incidents"]["pairs"]["normalised"] == 0

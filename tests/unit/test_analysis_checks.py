@@ -134,14 +134,17 @@ def test_matryoshka_targets_are_held_at_their_dimension():
     assert "fp_rate at 64 dimensions 0.3000 misses its target <= 0.2 by 0.1000" in message
 
 
-def leakage_report(leaked: int, role: str) -> dict:
+def leakage_row(dataset: str, leaked: int, role: str) -> dict:
     pairs = {"total": 290, "exact": leaked, "normalised": leaked,
              "normalised_share": leaked / 290, "exact_share": leaked / 290}
+    return {"dataset": dataset, "role": role, "pairs": pairs,
+            "examples": [{"sentence1": "vpn down", "sentence2": "no vpn"}]}
+
+
+def leakage_report(*rows: dict) -> dict:
     return {
         "training_pairs": "/data/train.csv", "source": "train_settings.json field data.file",
-        "max_share": 0.0, "error": None,
-        "datasets": [{"dataset": "tickets", "role": role, "pairs": pairs,
-                      "examples": [{"sentence1": "vpn down", "sentence2": "no vpn"}]}],
+        "max_share": 0.0, "error": None, "datasets": list(rows),
     }
 
 
@@ -149,17 +152,23 @@ def leakage_report(leaked: int, role: str) -> dict:
     (0, "gate", False), (3, "gate", True), (400, "reference", False),
 ])
 def test_leakage_fails_a_gating_set_only(leaked, role, fails):
-    message = check_no_leakage("cand", leakage_report(leaked, role))
+    rows = [leakage_row("tickets", leaked, role), leakage_row("clean", 0, "gate")]
+    message = check_no_leakage("cand", leakage_report(*rows))
 
     assert (message is not None) == fails
     if fails:
-        assert "3 of 290 distinct test pairs (1.0%) are training pairs" in message
+        assert "'tickets': 3 of 290 distinct pairs (1.0%) are training pairs" in message
         assert "'vpn down' / 'no vpn'" in message
 
 
+def test_leakage_with_no_gating_set_checked_is_not_a_pass():
+    message = check_no_leakage("cand", leakage_report(leakage_row("shown", 0, "reference")))
+    assert message is not None and "no gating data set could be checked" in message
+
+
 def test_a_training_pairs_file_that_cannot_be_read_fails_the_leakage_check():
-    report = {**leakage_report(0, "gate"), "error": "x.csv: the file does not exist"}
-    assert check_no_leakage("cand", report) == "cand: x.csv: the file does not exist"
+    report = {**leakage_report(leakage_row("t", 0, "gate")), "error": "x.csv: gone"}
+    assert check_no_leakage("cand", report) == "cand: x.csv: gone"
 
 
 def test_the_battery_holds_the_analyses_gate_toml_asks_for(tmp_path):
@@ -176,3 +185,22 @@ def test_the_battery_holds_the_analyses_gate_toml_asks_for(tmp_path):
 
     no_gate = load_config(edited(tmp_path, r"^gate = true", "gate = false"))
     assert "no_slice_worse[it_incidents]" not in required_checks(example, no_gate, "cpu")
+
+
+def test_a_matryoshka_table_that_could_not_be_computed_fails_its_targets():
+    table = {"dimensions": [2], "rows": [], "error": "scores are constant"}
+    spec = AnalysisSpecs(matryoshka=MatryoshkaSpec((2,), {2: {"spearman": 0.1}}))
+
+    message = check_matryoshka_targets(evaluation(1, 99, matryoshka=table), spec)
+    assert message == "'tickets' at truncated dimensions: scores are constant"
+
+
+def test_a_slice_gate_that_tested_nothing_is_not_a_pass():
+    untested = slices(False)
+    untested["test"].update(n_comparisons=0, rows=[], worse=[])
+    message = check_no_slice_worse(evaluation(1, 99, slices=untested))
+    assert message is not None and "the slice gate tested nothing" in message
+
+    undefined = {"metrics": [], "rows": [], "test": None}
+    message = check_no_slice_worse(evaluation(1, 99, slices=undefined))
+    assert message is not None and "none of the slice metrics is defined on 'tickets'" in message

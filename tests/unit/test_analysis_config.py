@@ -20,6 +20,7 @@ def test_the_repository_gate_toml_has_its_retrieval_views_and_analyses():
     assert (it.kind, it.role, it.derived_from, it.exclude_self) == (
         "retrieval", "gate", "it_incidents", True
     )
+    assert it.path == by_name["it_incidents"].path  # a derived set's file is its pair set's
     assert it.targets == {"recall@5": pytest.approx(0.90)}
     assert "mrr@10" in it.retrieval_metrics and "map@100" in it.retrieval_metrics
     mrpc = by_name["mrpc_retrieval"]
@@ -84,6 +85,18 @@ def test_optional_analysis_targets_create_their_checks(tmp_path):
             "",
             "gating retrieval set 'it_incidents_retrieval' has no target",
             id="gating-without-target",
+        ),
+        pytest.param(
+            r'^# metrics = \["recall@1", .*$',
+            'metrics = ["recall@5"]',
+            "leaves out mrr@10, ndcg@10, which [comparison] retrieval_metrics compares",
+            id="compared-metric-not-computed",
+        ),
+        pytest.param(
+            r'^derived_from = "it_incidents"',
+            'derived_from = "it_incidents"\nqrels_split = "dev"',
+            "sets qrels_split, which only a BEIR folder (path) has",
+            id="qrels-split-on-a-derived-set",
         ),
         pytest.param(
             r'^kind = "retrieval"\nrole = "gate"',

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from paths import DATASETS, REPO
 
+from harness.errors import DataError
 from harness.quality.leakage import MAX_EXAMPLES, leakage, normalise
 from harness.quality.pairs import PairDataset, read_pairs
 
@@ -207,3 +208,47 @@ def test_the_bundled_it_incidents_share_nothing_with_stsb_train():
         found.pairs.total, 0, found.sentences.total, 0)
     assert found.pairs.normalised == found.sentences.normalised == 0
     assert found.examples == ()
+
+
+def test_training_pairs_without_scores_or_labels_are_read_for_leakage(tmp_path):
+    # anchor/positive pairs, as MultipleNegativesRankingLoss trains on: nothing to evaluate,
+    # everything to compare
+    path = tmp_path / "train.jsonl"
+    path.write_text(
+        '{"sentence1": "VPN drops every hour", "sentence2": "vpn disconnects hourly"}\n',
+        encoding="utf-8",
+    )
+    with pytest.raises(DataError, match="nothing to evaluate"):
+        read_pairs(path, "jsonl")
+
+    training = read_pairs(path, "jsonl", texts_only=True)
+
+    assert (training.scores, training.labels) == (None, None)
+    evaluation = PairDataset.build("e", "e", ["vpn disconnects hourly"], ["VPN drops every hour!"])
+    assert leakage(evaluation, training).pairs.normalised == 1
+
+
+def test_a_retrieval_set_is_checked_on_its_query_and_relevant_document_pairs():
+    from harness.config import load_config
+    from harness.quality.evaluate import load_dataset
+    from harness.quality.evaluate_retrieval import load_retrieval
+    from harness.run.leakage import evaluated_pairs
+
+    config = load_config(REPO / "gate.toml")
+    specs = {spec.name: spec for spec in config.datasets}
+    pairs = load_dataset(specs["it_incidents"], config.threshold)
+    view = load_retrieval(specs["it_incidents_retrieval"], {"it_incidents": pairs})
+
+    judged = evaluated_pairs(view)
+
+    assert len(judged) == 280  # one (query, duplicate) pair per query
+    positives = {
+        frozenset(p)
+        for p, label in zip(
+            zip(pairs.test.sentence1, pairs.test.sentence2, strict=True),
+            pairs.test.labels,
+            strict=True,
+        )
+        if label == 1
+    }
+    assert {frozenset(p) for p in zip(judged.sentence1, judged.sentence2, strict=True)} == positives
