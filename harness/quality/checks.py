@@ -142,7 +142,7 @@ def check_fp_rate(
 ) -> str | None:
     """The FP rate at the operating threshold stays under its target: its point estimate, or
     with [fp_rate] judged_on = "upper_bound" its exact upper bound."""
-    bound = evaluation.analyses.get("error_bounds", {}).get("fp")
+    bound = (evaluation.analyses.get("error_bounds") or {}).get("fp")
     if spec is not None and spec.judged_on == "upper_bound":
         miss = _bound_miss(evaluation, bound, target)
     else:

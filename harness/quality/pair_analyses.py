@@ -56,6 +56,8 @@ def describe_model(
             evaluation.threshold,
             test.scores,
         )
+    else:  # graded only: no threshold, no errors to bound or bucket
+        evaluation.analyses.update(error_bounds=None, overlap=None)
     if not analyses.matryoshka.dimensions:
         evaluation.analyses["matryoshka"] = None
         return

@@ -204,3 +204,11 @@ def test_a_slice_gate_that_tested_nothing_is_not_a_pass():
     undefined = {"metrics": [], "rows": [], "test": None}
     message = check_no_slice_worse(evaluation(1, 99, slices=undefined))
     assert message is not None and "none of the slice metrics is defined on 'tickets'" in message
+
+
+def test_the_upper_bound_mode_on_a_set_without_labels_fails_saying_so():
+    ev = evaluation(1, 9)
+    ev.analyses["error_bounds"] = None  # a graded-only set: no threshold, no error counts
+
+    message = check_fp_rate(ev, 0.2, FpRateSpec(judged_on="upper_bound"))
+    assert message is not None and "has no negatives to bound it with" in message
