@@ -36,10 +36,12 @@ __all__ = [
     "batch_roc_auc",
     "batch_threshold_metrics",
     "bootstrap_indices",
+    "check_resampling",
     "compare_models",
     "identical_to_baseline",
     "max_score_difference",
     "model_intervals",
+    "percentile_interval",
 ]
 
 
@@ -275,11 +277,10 @@ class _Resampling:
     gold_rs: np.ndarray | None
     gold_ranks: np.ndarray | None
     labels_rs: np.ndarray | None
-    quantiles: tuple[float, float]
+    confidence: float
 
     def interval(self, values: np.ndarray) -> tuple[float, float]:
-        low, high = np.quantile(values, self.quantiles)
-        return float(low), float(high)
+        return percentile_interval(values, self.confidence)
 
     def measure(
         self, scores: np.ndarray, threshold: float | None
@@ -321,10 +322,7 @@ def _resampling(
     unknown = [m for m in metrics if m not in METRICS]
     if unknown:
         raise ValueError(f"unknown metrics {unknown}; known: {sorted(METRICS)}")
-    if n_resamples < 1:
-        raise ValueError(f"n_resamples must be at least 1, got {n_resamples}")
-    if not 0.0 < confidence < 1.0:
-        raise ValueError(f"confidence must be in (0, 1), got {confidence}")
+    check_resampling(n_resamples, confidence)
     gold = None if gold_scores is None else _as_1d(gold_scores, "gold_scores")
     if gold is not None and gold.shape[0] != n:
         raise ValueError(f"gold_scores has {gold.shape[0]} entries, the scores have {n}")
@@ -352,7 +350,6 @@ def _resampling(
     idx = bootstrap_indices(n, n_resamples, seed, labels=y)
     gold_rs = None if gold is None else gold[idx]
     gold_ranks = None if gold_rs is None or "graded" not in families else rankdata(gold_rs, axis=1)
-    alpha = 1.0 - confidence
     return _Resampling(
         families=families,
         idx=idx,
@@ -361,8 +358,23 @@ def _resampling(
         gold_rs=gold_rs,
         gold_ranks=gold_ranks,
         labels_rs=None if y is None else y[idx],
-        quantiles=(alpha / 2, 1 - alpha / 2),
+        confidence=confidence,
     )
+
+
+def check_resampling(n_resamples: int, confidence: float) -> None:
+    """ValueError unless there is at least one resample and 0 < confidence < 1."""
+    if n_resamples < 1:
+        raise ValueError(f"n_resamples must be at least 1, got {n_resamples}")
+    if not 0.0 < confidence < 1.0:
+        raise ValueError(f"confidence must be in (0, 1), got {confidence}")
+
+
+def percentile_interval(values: np.ndarray, confidence: float) -> tuple[float, float]:
+    """The central `confidence` percentile interval of resampled `values`."""
+    alpha = 1.0 - confidence
+    low, high = np.quantile(values, (alpha / 2, 1 - alpha / 2))
+    return float(low), float(high)
 
 
 def compare_models(

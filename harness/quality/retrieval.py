@@ -25,7 +25,12 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from harness.errors import DataError
-from harness.quality.bootstrap import MetricComparison, bootstrap_indices
+from harness.quality.bootstrap import (
+    MetricComparison,
+    bootstrap_indices,
+    check_resampling,
+    percentile_interval,
+)
 from harness.quality.metrics import cosine_scores
 from harness.quality.pair_files import Place, read_records
 from harness.quality.pairs import PairDataset
@@ -577,19 +582,6 @@ def _resampled_means(
     return {name: (float(arr.mean()), arr[idx].mean(axis=1)) for name, arr in columns.items()}
 
 
-def _interval(values: np.ndarray, confidence: float) -> tuple[float, float]:
-    alpha = 1.0 - confidence
-    low, high = np.quantile(values, (alpha / 2, 1 - alpha / 2))
-    return float(low), float(high)
-
-
-def _check_settings(n_resamples: int, confidence: float) -> None:
-    if n_resamples < 1:
-        raise ValueError(f"n_resamples must be at least 1, got {n_resamples}")
-    if not 0.0 < confidence < 1.0:
-        raise ValueError(f"confidence must be in (0, 1), got {confidence}")
-
-
 def compare_retrieval(
     candidate: Mapping[str, ArrayLike],
     baseline: Mapping[str, ArrayLike],
@@ -606,7 +598,7 @@ def compare_retrieval(
     n_resamples, seed)``, for both models). Raises ValueError when the two disagree on the
     metrics or the number of queries.
     """
-    _check_settings(n_resamples, confidence)
+    check_resampling(n_resamples, confidence)
     cand = _per_query(candidate, "candidate")
     base = _per_query(baseline, "baseline")
     if cand.keys() != base.keys():
@@ -623,9 +615,9 @@ def compare_retrieval(
             candidate=c[name][0],
             baseline=b[name][0],
             delta=c[name][0] - b[name][0],
-            delta_ci=_interval(c[name][1] - b[name][1], confidence),
-            candidate_ci=_interval(c[name][1], confidence),
-            baseline_ci=_interval(b[name][1], confidence),
+            delta_ci=percentile_interval(c[name][1] - b[name][1], confidence),
+            candidate_ci=percentile_interval(c[name][1], confidence),
+            baseline_ci=percentile_interval(b[name][1], confidence),
             confidence=confidence,
             n_resamples=n_resamples,
             greater_is_better=True,
@@ -643,7 +635,7 @@ def retrieval_intervals(
 ) -> dict[str, MetricComparison]:
     """One model's intervals, as its comparison with itself reads (delta 0, interval [0, 0]),
     from the same resamples as :func:`compare_retrieval`."""
-    _check_settings(n_resamples, confidence)
+    check_resampling(n_resamples, confidence)
     columns = _per_query(values, "values")
     idx = bootstrap_indices(next(iter(columns.values())).shape[0], n_resamples, seed)
     means = _resampled_means(columns, idx)
@@ -654,8 +646,8 @@ def retrieval_intervals(
             baseline=point,
             delta=0.0,
             delta_ci=(0.0, 0.0),
-            candidate_ci=_interval(dist, confidence),
-            baseline_ci=_interval(dist, confidence),
+            candidate_ci=percentile_interval(dist, confidence),
+            baseline_ci=percentile_interval(dist, confidence),
             confidence=confidence,
             n_resamples=n_resamples,
             greater_is_better=True,
