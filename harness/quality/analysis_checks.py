@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from harness.analysis_config import AnalysisSpecs
+from harness.quality.checks import target_gap
 from harness.quality.evaluate import Evaluation
 
 
@@ -93,8 +94,6 @@ def check_high_overlap_fp_rate(evaluation: Evaluation, analyses: AnalysisSpecs) 
 
 def check_matryoshka_targets(evaluation: Evaluation, analyses: AnalysisSpecs) -> str | None:
     """Every [matryoshka] target is met at its truncated dimension."""
-    from harness.quality.checks import greater_is_better
-
     table = evaluation.analyses.get("matryoshka")
     if table is None:
         return f"'{evaluation.dataset}' was not evaluated at truncated dimensions"
@@ -108,14 +107,9 @@ def check_matryoshka_targets(evaluation: Evaluation, analyses: AnalysisSpecs) ->
             if value is None:
                 misses.append(f"{metric} at {dimension} dimensions: not defined here")
                 continue
-            higher = greater_is_better(metric)
-            if (value >= target) if higher else (value <= target):
-                continue
-            sign = ">=" if higher else "<="
-            misses.append(
-                f"{metric} at {dimension} dimensions {value:.4f} misses its target {sign} "
-                f"{target:g} by {abs(value - target):.4f}"
-            )
+            gap = target_gap(metric, value, target)
+            if gap is not None:
+                misses.append(f"{metric} at {dimension} dimensions {value:.4f} {gap}")
     if not misses:
         return None
     return (
