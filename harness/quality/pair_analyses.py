@@ -8,7 +8,7 @@ Each fills `Evaluation.analyses` with JSON-ready data; the checks in
 
 from __future__ import annotations
 
-from functools import partial
+from functools import cache, partial
 from typing import Any
 
 import numpy as np
@@ -25,7 +25,7 @@ from harness.quality.evaluate import (
 )
 from harness.quality.flips import decision_flips
 from harness.quality.matryoshka import truncate
-from harness.quality.metrics import ThresholdPolicy, confusion_at, cosine_scores
+from harness.quality.metrics import Confusion, ThresholdPolicy, cosine_scores
 from harness.quality.overlap import OVERLAP_EDGES, high_overlap_fp_rate, overlap_buckets
 from harness.quality.pairs import PairDataset
 from harness.quality.slices import slice_comparisons, slice_intervals, slice_test
@@ -44,10 +44,11 @@ def describe_model(
     """One model on one pair set: its error bounds, its overlap buckets and its metrics at the
     truncated dimensions [matryoshka] lists."""
     test = dataset.test
-    if test.labels is not None and evaluation.threshold is not None:
-        confusion = confusion_at(evaluation.scores, test.labels, evaluation.threshold)
+    if evaluation.confusion is not None:  # labels and a threshold: its errors, counted
+        assert test.labels is not None and evaluation.threshold is not None
+        (tn, fp), (fn, tp) = evaluation.confusion
         evaluation.analyses["error_bounds"] = ErrorBounds.from_confusion(
-            confusion, analyses.fp_rate.confidence
+            Confusion(tp=tp, fp=fp, tn=tn, fn=fn), analyses.fp_rate.confidence
         ).to_dict()
         evaluation.analyses["overlap"] = overlap_table(
             dataset.lexical_overlap,
@@ -94,12 +95,16 @@ def truncated_metrics(
     is chosen again on the calibration part at that dimension, as a deployment of the
     truncated model would."""
     test = dataset.test
-    first, second = encode(list(test.sentence1)), encode(list(test.sentence2))
-    spec.check_width(first.shape[1])
+
+    @cache  # each part's embeddings gathered once, whatever the number of dimensions
+    def embedded(part: PairDataset) -> tuple[np.ndarray, np.ndarray]:
+        return encode(list(part.sentence1)), encode(list(part.sentence2))
+
+    spec.check_width(embedded(test)[0].shape[1])
 
     def scores_at(part: PairDataset, dimension: int) -> np.ndarray:
-        a, b = (first, second) if part is test else _embed(part, encode)
-        return cosine_scores(truncate(a, dimension), truncate(b, dimension))
+        first, second = embedded(part)
+        return cosine_scores(truncate(first, dimension), truncate(second, dimension))
 
     rows = []
     for dimension in spec.dimensions:
@@ -107,10 +112,6 @@ def truncated_metrics(
         metrics = pair_metrics(scores_at(test, dimension), test, threshold)
         rows.append({"dimension": dimension, "threshold": threshold, "metrics": metrics})
     return {"dimensions": list(spec.dimensions), "rows": rows}
-
-
-def _embed(part: PairDataset, encode: Encode) -> tuple[np.ndarray, np.ndarray]:
-    return encode(list(part.sentence1)), encode(list(part.sentence2))
 
 
 def slice_metrics(
