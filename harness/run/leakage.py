@@ -15,35 +15,47 @@ from harness.quality.evaluate_retrieval import LoadedRetrieval
 from harness.quality.leakage import leakage
 from harness.quality.pairs import PairDataset, read_pairs
 
+#: per training pairs file, how many pairs it holds and each data set's leakage row: several
+#: checkpoints trained on one file read it, and count against it, once
+TrainingFileRows = dict[Path, tuple[int, list[dict[str, Any]]]]
 
-def leakage_report(folder: Path, spec: LeakageSpec, datasets: Iterable[Any]) -> dict[str, Any]:
+
+def leakage_report(
+    folder: Path, spec: LeakageSpec, datasets: Iterable[Any], known: TrainingFileRows
+) -> dict[str, Any]:
     """Per readable data set, the pairs it is judged on and their sentences found in the
     training pairs of the checkpoint in `folder`, JSON-ready; a training pairs file that cannot
-    be found or read is the report's `error` (the check fails with it)."""
-    report: dict[str, Any] = {
-        "training_pairs": None,
-        "source": None,
-        "max_share": spec.max_share,
-        "n_training_pairs": None,
-        "datasets": [],
-        "error": None,
-    }
+    be found or read is the report's `error` (the check fails with it). `known` holds the
+    files already counted in this run, and takes this one."""
+    report: dict[str, Any] = {"max_share": spec.max_share, "error": None}
     try:
         found = find_training_pairs(folder, spec)
-        training = read_pairs(
-            found.path,
-            spec.format,
-            name="training pairs",
-            binary_cutoff=spec.binary_cutoff,
-            columns=spec.columns,
-            texts_only=True,
-        )
+        key = found.path.resolve()
+        if key not in known:
+            training = read_pairs(
+                found.path,
+                spec.format,
+                name="training pairs",
+                binary_cutoff=spec.binary_cutoff,
+                columns=spec.columns,
+                texts_only=True,
+            )
+            known[key] = (len(training), _rows(datasets, training))
     except GateInputError as exc:
-        return {**report, "error": str(exc)}
-    report.update(
-        training_pairs=str(found.path), source=found.source, n_training_pairs=len(training)
-    )
-    report["datasets"] = [
+        unread = {"training_pairs": None, "source": None, "n_training_pairs": None}
+        return {**report, **unread, "datasets": [], "error": str(exc)}
+    n_training, rows = known[key]
+    return {
+        **report,
+        "training_pairs": str(found.path),
+        "source": found.source,
+        "n_training_pairs": n_training,
+        "datasets": rows,
+    }
+
+
+def _rows(datasets: Iterable[Any], training: PairDataset) -> list[dict[str, Any]]:
+    return [
         {
             "dataset": data.spec.name,
             "role": data.spec.role,
@@ -51,7 +63,6 @@ def leakage_report(folder: Path, spec: LeakageSpec, datasets: Iterable[Any]) -> 
         }
         for data in datasets
     ]
-    return report
 
 
 def evaluated_pairs(data: LoadedDataset | LoadedRetrieval) -> PairDataset:

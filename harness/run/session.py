@@ -45,7 +45,7 @@ from harness.quality.pair_analyses import (
 from harness.quality.pairs import read_sentences
 from harness.run.context import BaselineRecord, Dataset, RunContext
 from harness.run.findings import Findings
-from harness.run.leakage import leakage_report
+from harness.run.leakage import TrainingFileRows, leakage_report
 from harness.run.models import GateModels
 from harness.run.outcomes import Outcomes
 
@@ -70,6 +70,8 @@ class GateSession:
     findings: Findings = field(default_factory=Findings)
     outcomes: Outcomes = field(default_factory=Outcomes)
     started: datetime = field(default_factory=lambda: datetime.now(UTC))
+    #: the training pairs files the leakage check has read, with their rows (harness.run.leakage)
+    training_files: TrainingFileRows = field(default_factory=dict)
 
     # ---- inputs -----------------------------------------------------------------------------
 
@@ -305,7 +307,9 @@ class GateSession:
                 "the leakage check ran, but gate.toml has no [leakage] table",
                 "add a [leakage] table, or deselect test_no_leakage",
             )
-        report = leakage_report(checkpoint.path, spec, self.readable_datasets())
+        report = leakage_report(
+            checkpoint.path, spec, self.readable_datasets(), self.training_files
+        )
         self.findings.leakage[checkpoint.name] = report
         return report
 
