@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 os.environ["HF_HUB_OFFLINE"] = "1"
 
 import torch  # noqa: E402
+from checkpoint_folders import write_sparse_safetensors  # noqa: E402
 from factories import (  # noqa: E402
     copy_checkpoint,
     edit_adapter_config,
@@ -148,6 +149,106 @@ def both_weight_files(good: Path, path: Path, marker: Path) -> Path:
     """adapter_model.safetensors and adapter_model.bin side by side: which one is meant?"""
     folder = copy_checkpoint(good, path)
     write_pickle_payload(folder / PICKLED, marker)
+    return folder
+
+
+# ---- checkpoints that say more than they should: paths, sizes, malformed files ----------------
+
+
+def _edit_modules(folder: Path, index: int, **changes: object) -> Path:
+    modules_file = folder / "modules.json"
+    modules = json.loads(modules_file.read_text(encoding="utf-8"))
+    modules[index].update(changes)
+    modules_file.write_text(json.dumps(modules), encoding="utf-8")
+    return folder
+
+
+def module_path_leaves(good: Path, path: Path) -> Path:
+    """modules.json sends the Pooling module to `../escaped`, a folder beside the checkpoint."""
+    return _edit_modules(copy_checkpoint(good, path), 1, path="../escaped")
+
+
+def module_path_absolute(good: Path, path: Path) -> Path:
+    """modules.json sends the Pooling module to an absolute path."""
+    return _edit_modules(copy_checkpoint(good, path), 1, path="/etc")
+
+
+def weights_link_outside(good: Path, path: Path) -> Path:
+    """The adapter file is a link to a copy kept outside the checkpoint folder."""
+    folder = copy_checkpoint(good, path)
+    outside = path.parent.parent / f"{path.name}-weights.safetensors"
+    (folder / ADAPTER_WEIGHTS).rename(outside)
+    (folder / ADAPTER_WEIGHTS).symlink_to(outside)
+    return folder
+
+
+def adapter_folder_link_outside(good: Path, path: Path) -> Path:
+    """A named adapter's folder (PEFT's layout for several adapters) links outside."""
+    folder = copy_checkpoint(good, path)
+    outside = copy_checkpoint(good, path.parent.parent / f"{path.name}-second")
+    (folder / "second").symlink_to(outside, target_is_directory=True)
+    return folder
+
+
+def record_link_outside(good: Path, path: Path) -> Path:
+    """The training record is a link to a file outside the checkpoint folder."""
+    folder = copy_checkpoint(good, path)
+    outside = path.parent.parent / f"{path.name}-train_settings.json"
+    outside.write_text("{}", encoding="utf-8")
+    (folder / "train_settings.json").symlink_to(outside)
+    return folder
+
+
+def sparse_weights(good: Path, path: Path) -> Path:
+    """adapter_model.safetensors declaring one float32 tensor of 4 GB, as a sparse file."""
+    folder = copy_checkpoint(good, path)
+    write_sparse_safetensors(folder / ADAPTER_WEIGHTS, 1024**3)
+    return folder
+
+
+def oversized_config(good: Path, path: Path) -> Path:
+    """adapter_config.json padded to 2 MB (valid JSON): over the 1 MB a config may be."""
+    folder = copy_checkpoint(good, path)
+    config = folder / ADAPTER_CONFIG
+    config.write_text(config.read_text(encoding="utf-8") + " " * 2 * 1024 * 1024, encoding="utf-8")
+    return folder
+
+
+def config_is_a_folder(good: Path, path: Path) -> Path:
+    folder = copy_checkpoint(good, path)
+    (folder / ADAPTER_CONFIG).unlink()
+    (folder / ADAPTER_CONFIG).mkdir()
+    return folder
+
+
+def deeply_nested_config(good: Path, path: Path) -> Path:
+    """adapter_config.json nested 100,000 levels deep (Python's JSON parser recurses)."""
+    folder = copy_checkpoint(good, path)
+    (folder / ADAPTER_CONFIG).write_text("[" * 100_000 + "]" * 100_000, encoding="utf-8")
+    return folder
+
+
+def base_is_a_number(good: Path, path: Path) -> Path:
+    return edit_adapter_config(copy_checkpoint(good, path), base_model_name_or_path=3)
+
+
+def rank_pattern_is_a_list(good: Path, path: Path) -> Path:
+    return edit_adapter_config(copy_checkpoint(good, path), rank_pattern=["query", 16])
+
+
+def modules_to_save_is_a_number(good: Path, path: Path) -> Path:
+    return edit_adapter_config(copy_checkpoint(good, path), modules_to_save=3)
+
+
+def modules_not_json(good: Path, path: Path) -> Path:
+    folder = copy_checkpoint(good, path)
+    (folder / "modules.json").write_text("[{'idx': 0}", encoding="utf-8")
+    return folder
+
+
+def garbage_tokenizer(good: Path, path: Path) -> Path:
+    folder = copy_checkpoint(good, path)
+    (folder / "tokenizer.json").write_bytes(b"\x00garbage" * 100)
     return folder
 
 

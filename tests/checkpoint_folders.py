@@ -35,3 +35,31 @@ def checkpoint_error(call, *args, **kwargs) -> str:
         call(*args, **kwargs)
     assert "\n  fix: " in str(caught.value)
     return str(caught.value)
+
+
+def refusal(checkpoints: list, name: str) -> str:
+    """The message a discovered checkpoint was refused with (it must say how to fix it); the
+    others discovered beside it are not refused."""
+    (refused,) = [c for c in checkpoints if c.name == name]
+    assert refused.refusal is not None, f"{name} was not refused"
+    assert all(c.refusal is None for c in checkpoints if c.name != name)
+    assert "\n  fix: " in str(refused.refusal)
+    return str(refused.refusal)
+
+
+GIANT = "base_model.model.embeddings.giant.weight"
+
+
+def write_sparse_safetensors(
+    file: Path, elements: int, dtype: str = "F32", key: str = GIANT
+) -> Path:
+    """A safetensors file whose header declares one large, consistent tensor of `elements`,
+    written as a sparse file: its size on paper, almost nothing on disk."""
+    width = {"F32": 4, "F16": 2}[dtype]
+    entry = {"dtype": dtype, "shape": [1, elements], "data_offsets": [0, width * elements]}
+    header = json.dumps({key: entry}).encode()
+    header += b" " * (-len(header) % 8)
+    with open(file, "wb") as handle:
+        handle.write(len(header).to_bytes(8, "little") + header)
+        handle.truncate(8 + len(header) + width * elements)
+    return file

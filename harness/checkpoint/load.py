@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import json
 import os
 import tempfile
 import warnings
@@ -13,19 +12,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
+from harness.checkpoint.checkpoint_files import Manifest
 from harness.checkpoint.discover import (
     ADAPTER_CONFIG,
     ADAPTER_WEIGHTS,
     PICKLED,
-    ST_MODULES,
     Checkpoint,
+    named_adapter_folders,
     resolve_base,
 )
+from harness.checkpoint.modules_file import ModuleEntry, read_modules, transformer_entry
 from harness.checkpoint.preflight import (
     PEFT_PREFIX,
     SAMPLE,
-    check_adapter_files,
-    check_adapter_fits_base,
+    read_checked_adapter,
     resolve_configured_base,
 )
 from harness.checkpoint.safetensors_files import AdapterWeights
@@ -48,20 +48,26 @@ def load_sentence_transformer(path: str | Path, device: str) -> SentenceTransfor
     return model
 
 
-def transformer_folder(folder: Path) -> Path:
-    """The folder of a sentence-transformers model's Transformer module (per its modules.json;
-    the folder itself when it has none)."""
-    modules_file = folder / ST_MODULES
-    if not modules_file.exists():
-        return folder
-    for entry in json.loads(modules_file.read_text(encoding="utf-8")):
-        if entry.get("type", "").rsplit(".", 1)[-1] == "Transformer":
-            return folder / entry.get("path", "")
-    raise CheckpointError(
-        modules_file,
-        "lists no Transformer module, so the adapter has no transformer to attach to",
-        "re-save the model with sentence-transformers (model.save_pretrained)",
-    )
+def load_checkpoint_model(checkpoint: Checkpoint, view: Path, device: str) -> SentenceTransformer:
+    """`load_sentence_transformer(view)` for a gate-owned copy of `checkpoint`'s files: whatever
+    the loaders raise is a CheckpointError naming the checkpoint's own folder, not the copy."""
+    try:
+        return load_sentence_transformer(view, device)
+    except Exception as exc:  # noqa: BLE001 (every loader failure is this checkpoint's refusal)
+        detail = f"{type(exc).__name__}: {exc}".replace(str(view), str(checkpoint.path))
+        raise CheckpointError(
+            checkpoint.path,
+            f"sentence-transformers cannot load the model the folder describes ({detail[:600]})",
+            "re-save the model with sentence-transformers (model.save_pretrained), which writes "
+            "every file it needs; check that its modules, configs and tokenizer files are intact",
+        ) from None
+
+
+def transformer_folder(folder: Path, modules: tuple[ModuleEntry, ...] | None = None) -> Path:
+    """The folder of a sentence-transformers model's Transformer module (per its modules.json,
+    `modules` when already read; the folder itself when it has none)."""
+    entry = transformer_entry(folder, read_modules(folder) if modules is None else modules)
+    return folder if entry is None else entry.path
 
 
 def is_weights_file(name: str) -> bool:
@@ -71,22 +77,33 @@ def is_weights_file(name: str) -> bool:
     )
 
 
-def link_entries(source: Path, target: Path, *, skip: set[str]) -> None:
-    target.mkdir(parents=True, exist_ok=True)
-    for entry in source.iterdir():
-        if entry.name not in skip:
-            (target / entry.name).symlink_to(entry.resolve())
+def _checkpoint_manifest(checkpoint: Checkpoint) -> Manifest:
+    if checkpoint.manifest is None:
+        raise CheckpointError(checkpoint.path, "was refused at discovery", "see its refusal")
+    return checkpoint.manifest
+
+
+def load_full_model(checkpoint: Checkpoint, device: str) -> SentenceTransformer:
+    """A full-model checkpoint, loaded from a gate-owned copy of its files (each compared with
+    its hash at discovery while copied), so the model gated is the model fingerprinted."""
+    manifest = _checkpoint_manifest(checkpoint)
+    with tempfile.TemporaryDirectory(prefix="gate-model-") as view_dir:
+        manifest.copy_tree(Path(view_dir))
+        return load_checkpoint_model(checkpoint, Path(view_dir), device)
 
 
 def load_shipped_pipeline(
-    checkpoint_dir: Path, base_path: Path, device: str
+    checkpoint: Checkpoint, base_path: Path, device: str
 ) -> SentenceTransformer:
     """The pipeline a sentence-transformers adapter checkpoint ships, with the base's weights
-    in its Transformer module and no adapter: loaded by `SentenceTransformer` from a folder of
-    links to the checkpoint's files (modules, tokenizer, configs, prompts) where the adapter
-    files are replaced by the base's config and weights. The adapter is attached afterwards,
-    through PEFT (sentence-transformers' own adapter loading is not used)."""
-    transformer = transformer_folder(checkpoint_dir).relative_to(checkpoint_dir)
+    in its Transformer module and no adapter: loaded by `SentenceTransformer` from a gate-owned
+    copy of the checkpoint's files (modules, tokenizer, configs, prompts; each compared with its
+    hash at discovery) where the adapter files are replaced by the base's config and weights.
+    The adapter is attached afterwards, through PEFT (sentence-transformers' own adapter
+    loading is not used)."""
+    manifest = _checkpoint_manifest(checkpoint)
+    folder = checkpoint.path
+    transformer = transformer_folder(folder, checkpoint.modules)
     base_transformer = transformer_folder(base_path)
     base_files = [
         entry
@@ -94,15 +111,16 @@ def load_shipped_pipeline(
         if entry.is_file() and (entry.name == "config.json" or is_weights_file(entry.name))
     ]
     replaced = {ADAPTER_CONFIG, ADAPTER_WEIGHTS, PICKLED} | {entry.name for entry in base_files}
+    skip = {manifest.relative(transformer / name) for name in replaced}
+    skip |= {manifest.relative(sub) for sub in named_adapter_folders(folder)}
     with tempfile.TemporaryDirectory(prefix="gate-pipeline-") as view_dir:
-        source, view = checkpoint_dir, Path(view_dir)
-        for part in transformer.parts:
-            link_entries(source, view, skip={part})
-            source, view = source / part, view / part
-        link_entries(source, view, skip=replaced)
+        view = Path(view_dir)
+        manifest.copy_tree(view, skip=frozenset(skip))
+        view_transformer = view / manifest.relative(transformer)
+        view_transformer.mkdir(parents=True, exist_ok=True)
         for entry in base_files:
-            (view / entry.name).symlink_to(entry.resolve())
-        return load_sentence_transformer(view_dir, device)
+            (view_transformer / entry.name).symlink_to(entry.resolve())
+        return load_checkpoint_model(checkpoint, view, device)
 
 
 def describe_pipeline(model: SentenceTransformer) -> dict:
@@ -253,7 +271,7 @@ class LoadedCandidate:
         assert self.base_path is not None
         if not self.own_pipeline_adapter:
             return load_sentence_transformer(self.base_path, device)
-        return load_shipped_pipeline(self.checkpoint.path, self.base_path, device)
+        return load_shipped_pipeline(self.checkpoint, self.base_path, device)
 
     @property
     def peft_model(self) -> PeftModel | None:
@@ -321,46 +339,54 @@ def load_candidate(
 
     Before the slow load an adapter must fit its base (`preflight`): the base it names
     is one of `bases` (the gate's configured bases, when given), and its tensors fit the base.
-    The adapter file is read once (by `check_adapter_files`) for every check and the load report;
-    the base is resolved once.
+    The adapter file is read once (by `read_checked_adapter`) for every check and the load
+    report; the base is resolved once. Every file comes from the checkpoint's manifest: a gate
+    owned copy hashed while copied, so what is loaded is what was fingerprinted at discovery.
     """
+    if checkpoint.refusal is not None:
+        raise checkpoint.refusal
     if not checkpoint.is_adapter:
-        return LoadedCandidate(checkpoint, load_sentence_transformer(checkpoint.path, device))
+        return LoadedCandidate(checkpoint, load_full_model(checkpoint, device))
     from peft import PeftModel
 
-    adapter = check_adapter_files(checkpoint.adapter_dir, checkpoint.adapter_config)
     base_id = checkpoint.base_id
+    config_file = checkpoint.adapter_dir / ADAPTER_CONFIG
     if not base_id:
         raise CheckpointError(
-            checkpoint.adapter_dir / ADAPTER_CONFIG,
+            config_file,
             "names no base model (base_model_name_or_path)",
             "set base_model_name_or_path to the base model's hub id",
         )
-    config_file = checkpoint.adapter_dir / ADAPTER_CONFIG
     revision = checkpoint.base_revision
     if bases is not None:
         base = resolve_configured_base(config_file, base_id, aliases, bases, revision)
     else:
         base = resolve_base(base_id, aliases, source=config_file, revision=revision)
     base_path = base.path
-    check_adapter_fits_base(adapter, checkpoint.adapter_config, base_path)
-    if checkpoint.ships_pipeline:
-        model = load_shipped_pipeline(checkpoint.path, base_path, device)
-    else:
-        model = load_sentence_transformer(base_path, device)
-    with warnings.catch_warnings(record=True) as caught:
+    with (
+        tempfile.TemporaryDirectory(prefix="gate-adapter-") as adapter_dir,
+        warnings.catch_warnings(record=True) as caught,
+    ):
+        # PEFT reads the config and weights the gate checked: the gate's copies of those bytes
+        _checkpoint_manifest(checkpoint).copy(config_file, Path(adapter_dir) / ADAPTER_CONFIG)
+        adapter = read_checked_adapter(checkpoint, base_path, copy_into=Path(adapter_dir))
+        if checkpoint.ships_pipeline:
+            model = load_shipped_pipeline(checkpoint, base_path, device)
+        else:
+            model = load_sentence_transformer(base_path, device)
         warnings.simplefilter("always")
         try:
             peft_model = PeftModel.from_pretrained(
                 cast("torch.nn.Module", model[0].model),
-                str(checkpoint.adapter_dir),
+                adapter_dir,
                 adapter_name=checkpoint.adapter_name,
                 is_trainable=False,
             )
         except ValueError as exc:
+            detail = str(exc).replace(adapter_dir, str(checkpoint.adapter_dir))
             raise CheckpointError(
                 config_file,
-                f"PEFT cannot apply the adapter: {exc}",
+                f"PEFT cannot apply the adapter: {detail}",
                 "check target_modules against the base model's module names "
                 "(e.g. query, key, value, dense for BERT-like models) and retrain",
             ) from exc

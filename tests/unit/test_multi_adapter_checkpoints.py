@@ -6,8 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from checkpoint_folders import adapter_folder, full_model_folder
-from checkpoint_folders import checkpoint_error as error
+from checkpoint_folders import adapter_folder, full_model_folder, refusal
 
 from harness.checkpoint.discover import (
     checkpoints_from_paths,
@@ -82,7 +81,7 @@ def test_a_broken_named_adapter_is_an_error_naming_its_folder(tmp_path, config, 
     folder = multi_folder(tmp_path / "multi", names=("second",))
     (folder / "second" / "adapter_config.json").write_text(config, encoding="utf-8")
 
-    message = error(read_checkpoints, folder)
+    message = refusal(read_checkpoints(folder), "multi")
 
     assert str(folder / "second" / "adapter_config.json") in message
     assert expected in message

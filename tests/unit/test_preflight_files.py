@@ -6,8 +6,8 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
+from harness.checkpoint.adapter_config import check_adapter_config
 from harness.checkpoint.preflight import (
-    check_adapter_config_values,
     check_adapter_files,
     check_one_weights_file,
     check_weights_finite,
@@ -34,20 +34,27 @@ def refused(call, *args) -> str:
         ({"lora_alpha": "16"}, 'lora_alpha = "16" must be a number'),
         ({"target_modules": []}, "target_modules = [] must be a module name pattern"),
         ({"target_modules": ["query", 3]}, 'target_modules = ["query", 3] must be'),
+        ({"base_model_name_or_path": 3}, "base_model_name_or_path = 3 must be a non-empty string"),
+        ({"revision": ["main"]}, 'revision = ["main"] must be a non-empty string or null'),
+        ({"rank_pattern": ["query", 16]}, 'rank_pattern = ["query", 16] must be an object'),
+        ({"rank_pattern": {"query": "16"}}, 'rank_pattern = {"query": "16"} must be an object'),
+        ({"alpha_pattern": {"query": None}}, 'alpha_pattern = {"query": null} must be an object'),
+        ({"modules_to_save": 3}, "modules_to_save = 3 must be a list of module names or null"),
     ],
 )
 def test_unusable_lora_fields_are_refused(tmp_path, changes, fragment):
-    message = refused(check_adapter_config_values, tmp_path / "adapter_config.json",
+    message = refused(check_adapter_config, tmp_path / "adapter_config.json",
                       {**GOOD, **changes})
-    assert message.startswith(f"{tmp_path / 'adapter_config.json'}: has LoRA fields PEFT cannot")
+    config_file = tmp_path / "adapter_config.json"
+    assert message.startswith(f"{config_file}: has fields the gate or PEFT cannot use")
     assert fragment in message
 
 
 def test_usable_fields_and_other_peft_types_pass(tmp_path):
     config_file = tmp_path / "adapter_config.json"
-    check_adapter_config_values(config_file, GOOD)
-    check_adapter_config_values(config_file, {**GOOD, "target_modules": "all-linear"})
-    check_adapter_config_values(config_file, {"peft_type": "IA3"})
+    check_adapter_config(config_file, GOOD)
+    check_adapter_config(config_file, {**GOOD, "target_modules": "all-linear"})
+    check_adapter_config(config_file, {"peft_type": "IA3"})
 
 
 def test_finite_safetensors_without_pickle_pass(tmp_path):
