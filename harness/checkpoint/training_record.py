@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePath
 from typing import Any
 
+from harness.checkpoint.checkpoint_files import CONFIG_JSON_LIMIT
 from harness.errors import CheckpointError, ConfigError
 
 EQUAL, AT_LEAST, AT_MOST, PRESENT, NON_EMPTY = "==", ">=", "<=", "present", "non-empty"
@@ -175,6 +176,13 @@ def read_record(path: Path) -> dict[str, Any]:
     """The record's JSON object; a file that cannot be read, is not JSON or holds no object is a
     CheckpointError naming it."""
     try:
+        if path.stat().st_size > CONFIG_JSON_LIMIT:
+            raise CheckpointError(
+                path,
+                f"the training record is {path.stat().st_size:,} bytes, over the 1 MB limit for "
+                "a record (checked before it is read)",
+                "keep the record to the training settings (no logs or data in it)",
+            )
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError:
         raise CheckpointError(
@@ -188,6 +196,10 @@ def read_record(path: Path) -> dict[str, Any]:
         ) from None
     try:
         data = json.loads(text)
+    except RecursionError:
+        raise CheckpointError(
+            path, "the training record is JSON nested too deeply", "write it as one JSON object"
+        ) from None
     except json.JSONDecodeError as exc:
         raise CheckpointError(
             path,

@@ -26,6 +26,7 @@ import harness.checkpoint.discover as discover
 import harness.checkpoint.load as load
 from harness.checkpoint.diagnose import explain_no_effect
 from harness.checkpoint.discover import read_checkpoint
+from harness.errors import CheckpointError
 
 LORA = {"peft_type": "LORA", "r": 2, "lora_alpha": 4, "target_modules": ["query"]}
 
@@ -133,3 +134,18 @@ def test_the_base_is_resolved_once(adapter_on_a_tiny_base, monkeypatch):
 
     assert candidate.base_path == base
     assert len(resolutions) == 1
+
+
+@pytest.mark.parametrize("changed", ["adapter_model.safetensors", "adapter_config.json"])
+def test_a_file_changed_after_discovery_is_never_loaded(adapter_on_a_tiny_base, changed):
+    """Swapped between discovery (where it was fingerprinted) and the load: refused, naming it,
+    so the model gated is the model the run's fingerprint names."""
+    adapter, base = adapter_on_a_tiny_base
+    checkpoint = read_checkpoint(adapter)
+    file = adapter / changed
+    file.write_bytes(file.read_bytes() + b" ")
+
+    with pytest.raises(CheckpointError) as refused:
+        load.load_candidate(checkpoint, {}, "cpu", bases={"acme/base": base})
+
+    assert str(refused.value).startswith(f"{file}: changed while the gate ran")

@@ -347,6 +347,12 @@ def test_a_record_read_from_its_folder_is_held_to_every_expectation(tmp_path):
     [
         pytest.param('{"learning_rate": 2e-5,', "is not valid JSON", id="invalid-json"),
         pytest.param("[1, 2]", "holds a list, not an object of fields", id="not-an-object"),
+        pytest.param(
+            '{"notes": "' + "x" * 1_100_000 + '"}',
+            "bytes, over the 1 MB limit for a record (checked before it is read)",
+            id="oversized",
+        ),
+        pytest.param("[" * 100_000 + "]" * 100_000, "JSON nested too deeply", id="deeply-nested"),
     ],
 )
 def test_an_unreadable_record_fails_naming_the_file(tmp_path, text, problem):
