@@ -8,17 +8,14 @@ the same document otherwise.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import asdict
 from datetime import UTC, datetime
-from functools import cache
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from harness.analysis_config import AnalysisSpecs
-from harness.checkpoint.fingerprints import directory_fingerprint, file_fingerprint
+from harness.checkpoint.fingerprints import file_fingerprint
 from harness.checkpoint.weights_files import weights_format
 from harness.quality.evaluate import LoadedDataset
 from harness.quality.evaluate_retrieval import LoadedRetrieval
@@ -29,6 +26,9 @@ from harness.run.outcomes import Outcomes, incomplete_reasons
 from harness.run.verdicts import verdict_of
 from harness.throughput.measure import sentences_per_second_by_model
 
+#: 4: discovered[].fingerprint and checkpoints[].fingerprint are the sha256 of the checkpoint's
+#: manifest as discovered (every file below the folder, links to folders inside it included),
+#: null for a folder refused before it could be listed.
 #: 3: retrieval data sets (datasets[].kind "retrieval" with n_queries, n_corpus, exclude_self;
 #: evaluations[].kind, and for retrieval n_queries, n_corpus, recall_curve), and per pair-set
 #: evaluation error_bounds, overlap, slices, flips and matryoshka; checkpoints[].leakage;
@@ -36,7 +36,7 @@ from harness.throughput.measure import sentences_per_second_by_model
 #: evaluations[].max_score_difference, pipelines, required_checks and missing_checks, the
 #: verdict INCOMPLETE, weights_format, `shard` and `discovered` (and later, as new keys only,
 #: baselines[].revision, checkpoints[].base_path, base_revision and training_record).
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 
 def _datasets(context: RunContext, findings: Findings) -> list[dict[str, Any]]:
@@ -91,7 +91,6 @@ def _checkpoints(
     checks_of: dict[str, list[dict[str, Any]]],
     required: dict[str, list[str]],
     missing: dict[str, list[str]],
-    fingerprint: Callable[[Path], str],
 ) -> list[dict[str, Any]]:
     rows = []
     for checkpoint in sorted(context.checkpoints, key=lambda c: c.name):
@@ -116,7 +115,7 @@ def _checkpoints(
                 "weights_format": (
                     weights_format(checkpoint.adapter_file) if checkpoint.is_adapter else None
                 ),
-                "fingerprint": fingerprint(checkpoint.path),
+                "fingerprint": checkpoint.fingerprint,
                 "verdict": verdict,
                 "first_failure": first_failure,
                 "checks": checks,
@@ -159,7 +158,6 @@ def build_results(
     incomplete = incomplete_reasons(
         outcomes, {} if gated_only else missing, context.unreadable(gating=True)
     )
-    fingerprint = cache(directory_fingerprint)  # each folder hashed once, however often named
     return {
         "schema_version": SCHEMA_VERSION,
         "run": {
@@ -176,7 +174,7 @@ def build_results(
         # what the shards of one run must cover together (harness.runs.combine)
         "shard": {"index": context.shard[0], "count": context.shard[1]} if context.shard else None,
         "discovered": [
-            {"name": c.name, "fingerprint": fingerprint(c.path)} for c in context.all_discovered()
+            {"name": c.name, "fingerprint": c.fingerprint} for c in context.all_discovered()
         ],
         "config": {
             "path": str(config.source),
@@ -204,7 +202,7 @@ def build_results(
             for b in context.baselines
         ],
         "datasets": _datasets(context, findings),
-        "checkpoints": _checkpoints(context, findings, checks_of, required, missing, fingerprint),
+        "checkpoints": _checkpoints(context, findings, checks_of, required, missing),
         "evaluations": [
             {**e.to_dict(), "throughput": speeds.get(e.model)}  # sent/s, float32 (leaderboard)
             for _, e in sorted(findings.evaluations.items())
