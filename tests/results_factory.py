@@ -21,7 +21,6 @@ from harness.quality.metrics import (
     ranking_metrics,
     threshold_metrics,
 )
-from harness.run.battery import BatterySettings, battery_checks
 
 HALF_WIDTH = 0.03  # the stand-in for a bootstrap interval: value +- this
 BOTH, LABELS, GRADED = "both", "labels", "graded"
@@ -62,13 +61,10 @@ def build(
     comparison_metrics: tuple[str, ...] = ("spearman", "roc_auc"),
     n: int = 60,
     seed: int = 0,
-    full_battery: bool = False,
 ) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """(results, arrays) of a run: `candidates` and `baselines` map a name to a quality (0-1),
     `datasets` a name to "both" (gold and labels), "labels" or "graded"; `rejected` maps a
-    candidate to its failing (check, message); the others are PROMOTE. Each candidate (an
-    adapter) ran two checks; with `full_battery`, every check the battery requires of an
-    adapter on the CPU with the first data set gating (recorded in config.battery)."""
+    candidate to its failing (check, message); the others are PROMOTE."""
     candidates = dict(candidates or {"cand-a": 0.9})
     baselines = dict(baselines or {"base": 0.5})
     datasets = dict(datasets or {"sts": BOTH})
@@ -116,19 +112,12 @@ def build(
                 "compared_with": first_baseline,
                 "identical_to_baseline": False,
             })
-    settings = BatterySettings(
-        pair_sets=(next(iter(datasets)),), retrieval_sets=(), configured=(),
-        throughput_required=False, throughput_batch_sizes=(16,), every_checkpoint=(),
-    )
-    names = (
-        battery_checks(True, settings, "cpu") if full_battery
-        else ("adapter_changes_embeddings", "beats_baseline[sts]")
-    )
     checkpoints = []
     for c_index, name in enumerate(candidates):
         rng = np.random.default_rng(seed + c_index)
         arrays[f"probe_distance|{name}"] = rng.gamma(2.0, 0.01, 24)
-        checks = [{"check": c, "outcome": "passed", "message": ""} for c in names]
+        checks = [{"check": c, "outcome": "passed", "message": ""}
+                  for c in ("adapter_changes_embeddings", "beats_baseline[sts]")]
         first = None
         if name in rejected:
             check, message = rejected[name]
@@ -158,7 +147,6 @@ def build(
             "comparison": {"metrics": list(comparison_metrics), "min_delta": 0.0,
                            "n_resamples": 1000, "confidence": 0.95, "seed": 0},
             "threshold_policy": "best F1 on the calibration split",
-            **({"battery": settings.to_dict()} if full_battery else {}),
         },
         "baselines": [{"name": b, "model": f"org/{b}", "path": f"/models/{b}",
                        "weights_fingerprint": "12" * 32} for b in baselines],
